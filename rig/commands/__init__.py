@@ -1,0 +1,1 @@
+"""One module per `rig` sub-command; each exposes `main(argv: list[str]) -> int`."""
