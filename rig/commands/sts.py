@@ -1,0 +1,401 @@
+"""`rig sts`: derive decoder keys, vend and decode STS tokens from the command line.
+
+    rig sts keygen --dkga 02|04 --vending-key HEX --pan PAN --sgc SGC --ti TI --krn N --kt N
+                   [--base-date 1993|2014|2035] [--ea 07|11]
+    rig sts vend KIND [KIND options] (--decoder-key HEX --ea EA | keygen options)
+                 [--tid N | --at "YYYY-MM-DD HH:MM[:SS]"] [--base-date Y] [--rnd N] [--json]
+    rig sts decode TOKEN [--decoder-key HEX --ea EA | keygen options] [--base-date Y] [--json]
+
+Any wrong input exits with status 2 and one line on stderr naming the problem. `decode`
+exits 1 when the CRC does not match (wrong key or a typing error), 0 otherwise. Keys are
+printed only by `keygen` (which is asked for one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NoReturn
+
+import sts
+from sts.decode import normalize_ea
+from sts.errors import StsError
+from sts.tid import datetime_from_tid, parse_base_date
+from sts.tokens import CLASS_NAMES, subclass_name
+
+PROG = "rig sts"
+KINDS = ("credit", "currency", "power-limit", "clear-credit", "tariff-rate", "clear-tamper",
+         "phase-unbalance", "water-factor", "key-change", "test")
+KEYGEN_OPTIONS = ("dkga", "vending_key", "pan", "sgc", "ti", "krn", "kt")
+
+
+class UsageError(Exception):
+    """A command line that cannot be run; the message is the one line shown."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (argparse prints usage + error on two lines)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+# --- option groups --------------------------------------------------------------------------
+
+
+def _int_range(low: int, high: int, name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} {text!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} {value} is out of range {low}..{high}")
+        return value
+    return parse
+
+
+def _hex_int(text: str) -> int:
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not hexadecimal") from None
+
+
+def _ea(text: str) -> str:
+    try:
+        return normalize_ea(text)
+    except StsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _base_date(text: str) -> int:
+    try:
+        return parse_base_date(text)
+    except StsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _at(text: str) -> datetime:
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"):
+        try:
+            return datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(f"date {text!r} is not 'YYYY-MM-DD HH:MM[:SS]'")
+
+
+def _add_key_options(parser: argparse.ArgumentParser, *, suppress: bool,
+                     keygen_required: bool = False) -> None:
+    """Decoder key options (or the keygen options that derive it)."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("key (decoder key, or the options that derive it)")
+    if not keygen_required:
+        group.add_argument("--decoder-key", metavar="HEX", default=default,
+                           help="the meter's decoder key (16 or 32 hex digits)")
+    group.add_argument("--dkga", choices=("02", "04"), default=default, required=keygen_required,
+                       help="decoder key generation algorithm")
+    group.add_argument("--vending-key", metavar="HEX", default=default,
+                       required=keygen_required, help="vending key (16 hex digits for DKGA02, "
+                       "40 for DKGA04)")
+    group.add_argument("--pan", default=default, required=keygen_required,
+                       help="MeterPAN, 18 digits")
+    group.add_argument("--sgc", default=default, required=keygen_required,
+                       help="supply group code, 6 digits")
+    group.add_argument("--ti", default=default, required=keygen_required,
+                       help="tariff index, 2 digits")
+    group.add_argument("--krn", type=_int_range(1, 9, "key revision number"), default=default,
+                       required=keygen_required, help="key revision number 1..9")
+    group.add_argument("--kt", type=_int_range(0, 3, "key type"), default=default,
+                       required=keygen_required, help="key type 0..3 (2 = DUTK)")
+    group.add_argument("--ea", type=_ea, default=default,
+                       help="encryption algorithm 07 (STA), 09 (DES, deprecated) or 11 "
+                            "(MISTY1); default from the key length")
+    group.add_argument("--base-date", type=_base_date, default=default,
+                       help="base date 1993 (default), 2014 or 2035")
+
+
+def _add_vend_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default: Any = argparse.SUPPRESS if suppress else None
+    _add_key_options(parser, suppress=suppress)
+    group = parser.add_argument_group("token identifier and output")
+    group.add_argument("--tid", type=_int_range(0, 0xFFFFFF, "TID"), default=default,
+                       help="the TID (minutes since the base date)")
+    group.add_argument("--at", type=_at, default=default,
+                       help='issue date "YYYY-MM-DD HH:MM[:SS]" (default: now, UTC)')
+    group.add_argument("--rnd", type=_int_range(0, 15, "random number"), default=default,
+                       help="the random nibble 0..15 (default: random)")
+    group.add_argument("--json", action="store_true",
+                       default=argparse.SUPPRESS if suppress else False,
+                       help="print a JSON object with the tokens and their decoded fields")
+
+
+def build_parser() -> _Parser:
+    """The `rig sts` argument parser."""
+    parser = _Parser(prog=PROG, description="Derive keys, vend and decode STS tokens "
+                                            "(IEC 62055-41).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
+
+    keygen = commands.add_parser("keygen", help="print the decoder key (lowercase hex)",
+                                 description="Derive a meter's decoder key.")
+    _add_key_options(keygen, suppress=False, keygen_required=True)
+
+    vend = commands.add_parser("vend", help="print tokens, one per line",
+                               description="Vend tokens for one meter.")
+    _add_vend_options(vend, suppress=False)
+    kinds = vend.add_subparsers(dest="kind", required=True, metavar="KIND",
+                                parser_class=_Parser)
+
+    def kind(name: str, help_: str) -> argparse.ArgumentParser:
+        sub = kinds.add_parser(name, help=help_, description=help_)
+        _add_vend_options(sub, suppress=True)
+        return sub
+
+    credit = kind("credit", "credit in kWh, m3 or minutes (0.1 resolution, rounded up)")
+    credit.add_argument("--subclass", type=_int_range(0, 3, "credit subclass"), required=True,
+                        help="0 electricity (kWh), 1 water (m3), 2 gas (m3), 3 time (min)")
+    credit.add_argument("--amount", required=True, help="amount in the subclass's unit")
+    currency = kind("currency", "currency credit (0.00001 resolution, may be negative)")
+    currency.add_argument("--subclass", type=_int_range(4, 7, "currency subclass"),
+                          required=True, help="4 electricity, 5 water, 6 gas, 7 time")
+    currency.add_argument("--amount", required=True, help="amount in currency units")
+    kind("power-limit", "set the maximum power limit").add_argument(
+        "--watts", required=True, help="limit in watts")
+    kind("clear-credit", "clear a credit register").add_argument(
+        "--register", required=True, help="register 0..7 (the class 0 subclasses) or 'all'")
+    kind("tariff-rate", "set the tariff rate (raw 16-bit value)").add_argument(
+        "--value", type=_int_range(0, 0xFFFF, "tariff rate"), required=True)
+    kind("clear-tamper", "clear the tamper condition")
+    kind("phase-unbalance", "set the maximum phase power unbalance limit").add_argument(
+        "--watts", required=True, help="limit in watts")
+    kind("water-factor", "set the water meter factor (raw 16-bit value)").add_argument(
+        "--value", type=_int_range(0, 0xFFFF, "water meter factor"), required=True)
+    kct = kind("key-change", "key change set (2, 3 or 4 tokens)")
+    kct.add_argument("--new-decoder-key", metavar="HEX", required=True)
+    kct.add_argument("--new-ea", type=_ea, help="EA of the new key (default from its length)")
+    kct.add_argument("--new-kt", type=_int_range(0, 3, "new key type"), required=True)
+    kct.add_argument("--new-krn", type=_int_range(1, 9, "new key revision number"),
+                     required=True)
+    kct.add_argument("--new-ti", required=True, help="new tariff index, 2 digits")
+    kct.add_argument("--new-ken", type=_int_range(0, 255, "new key expiry number"), default=255)
+    kct.add_argument("--new-sgc", help="new supply group code (3-token set for a 64-bit key)")
+    kct.add_argument("--rollover", action="store_true", help="set RO: clear the TID store")
+    test = kind("test", "class 1 test/display token (not encrypted)")
+    test.add_argument("--control", type=_hex_int, required=True,
+                      help="control field in hex (bit n = test n; all ones = all tests)")
+    test.add_argument("--mfr-code", type=_int_range(0, 9999, "manufacturer code"), default=0)
+    test.add_argument("--mfr-digits", type=int, choices=(2, 4), default=2)
+
+    decode = commands.add_parser("decode", help="print the class, subclass and fields",
+                                 description="Decode a token (class 1 needs no key).")
+    decode.add_argument("token", help="20 digits (4-4-4-4-4 groups accepted)")
+    _add_key_options(decode, suppress=False)
+    decode.add_argument("--json", action="store_true", help="print a JSON object")
+    return parser
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+def _hex_bytes(text: str, what: str) -> bytes:
+    cleaned = text.strip().lower().removeprefix("0x")
+    try:
+        return bytes.fromhex(cleaned)
+    except ValueError:
+        raise UsageError(f"{PROG}: {what} {'is empty' if not cleaned else 'is not hex'}"
+                         ) from None
+
+
+def _derive(args: argparse.Namespace) -> bytes:
+    missing = [f"--{name.replace('_', '-')}" for name in KEYGEN_OPTIONS
+               if getattr(args, name, None) is None]
+    if missing:
+        raise UsageError(f"{PROG}: deriving the decoder key needs {', '.join(missing)}")
+    return sts.derive_decoder_key(
+        dkga=args.dkga, vending_key=_hex_bytes(args.vending_key, "vending key"), pan=args.pan,
+        sgc=args.sgc, ti=args.ti, krn=args.krn, kt=args.kt,
+        base_date=args.base_date or 1993, ea=args.ea or "07",
+    )
+
+
+def _decoder_key(args: argparse.Namespace, *, required: bool) -> tuple[bytes | None, str | None]:
+    """(key, EA) from --decoder-key/--ea or from the keygen options."""
+    text = getattr(args, "decoder_key", None)
+    if text is not None:
+        key = sts.parse_key_hex(text, args.ea)
+        return key, args.ea or ("11" if len(key) == 16 else "07")
+    if getattr(args, "vending_key", None) is not None:
+        return _derive(args), args.ea or "07"
+    if required:
+        raise UsageError(f"{PROG}: give the key: --decoder-key HEX [--ea 07|09|11], or "
+                         "--dkga --vending-key --pan --sgc --ti --krn --kt")
+    return None, None
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def describe(token: sts.Token | sts.DecodedToken, base_date: int) -> dict[str, Any]:
+    """The JSON-safe description of a vended or decoded token."""
+    decrypted = getattr(token, "decrypted", True)
+    crc_ok = getattr(token, "crc_ok", True)
+    data: dict[str, Any] = {
+        "token": token.digits,
+        "class": token.cls,
+        "class_name": CLASS_NAMES[token.cls],
+        "subclass": token.subclass,
+        "subclass_name": None if token.subclass is None else subclass_name(token.cls,
+                                                                           token.subclass),
+        "kind": token.kind,
+        "crc_ok": bool(crc_ok) if decrypted else False,
+        "decrypted": decrypted,
+        "block": f"{token.block:016x}",
+    }
+    for name, value in token.fields.items():
+        data[name] = _json_value(value)
+    tid = token.tid
+    if tid is not None:
+        data["tid_date"] = f"{datetime_from_tid(tid, base_date):%Y-%m-%d %H:%M}"
+        data["base_date"] = base_date
+    return data
+
+
+def _text_lines(info: dict[str, Any]) -> list[str]:
+    digits = info["token"]
+    lines = [
+        f"token       {' '.join(digits[i:i + 4] for i in range(0, 20, 4))}",
+        f"class       {info['class']} ({info['class_name']})",
+    ]
+    if not info["decrypted"]:
+        lines.append("subclass    unknown: encrypted (give --decoder-key and --ea to decode)")
+        lines.append(f"block       {info['block']} (encrypted)")
+        return lines
+    lines += [
+        f"subclass    {info['subclass']} ({info['subclass_name']})",
+        f"kind        {info['kind']}",
+        f"crc         {'OK' if info['crc_ok'] else 'FAILED (wrong key or a typing error)'}",
+        f"block       {info['block']}",
+    ]
+    skip = {"token", "class", "class_name", "subclass", "subclass_name", "kind", "crc_ok",
+            "decrypted", "block", "tid_date", "base_date", "unit", "amount_field"}
+    for name, value in info.items():
+        if name in skip:
+            continue
+        if name == "tid" and "tid_date" in info:
+            text = f"{value} ({info['tid_date']}, base {info['base_date']})"
+        elif name == "amount":
+            text = f"{value} {info.get('unit', '')} (field 0x{info['amount_field']:04x})"
+        elif name == "watts":
+            text = f"{value} W"
+        elif name == "control":
+            width = 36 if info.get("mfr_digits") == 2 else 28
+            text = f"0x{value:x} (bits {_bits(value, width)})"
+        elif name == "register" and value == 0xFFFF:
+            text = "65535 (all registers)"
+        else:
+            text = str(value)
+        lines.append(f"{name:<11} {text}")
+    return lines
+
+
+def _bits(value: int, width: int) -> str:
+    if value == (1 << width) - 1:
+        return "all set: test 0, every test"
+    bits = [str(n) for n in range(value.bit_length()) if value >> n & 1]
+    return ", ".join(bits) if bits else "none"
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    print(_derive(args).hex())
+    return 0
+
+
+def _vend(args: argparse.Namespace) -> int:
+    base_date = args.base_date or 1993
+    if args.tid is not None and args.at is not None:
+        raise UsageError(f"{PROG}: give --tid or --at, not both")
+    if args.kind == "test":
+        tokens = [sts.test_token(args.control, mfr_code=args.mfr_code,
+                                 mfr_digits=args.mfr_digits)]
+    else:
+        key, ea = _decoder_key(args, required=True)
+        assert key is not None and ea is not None
+        vendor = sts.Vendor(key, ea, base_date, args.kt if args.kt is not None else 2,
+                            sgc=args.sgc)
+        tokens = _vend_kind(vendor, args)
+    if args.json:
+        print(json.dumps({"tokens": [t.digits for t in tokens],
+                          "decoded": [describe(t, base_date) for t in tokens]}))
+    else:
+        for token in tokens:
+            print(token.digits)
+    return 0
+
+
+def _vend_kind(vendor: sts.Vendor, args: argparse.Namespace) -> list[sts.Token]:
+    when = {"at": args.at, "tid": args.tid}
+    timed = {**when, "rnd": args.rnd}
+    kind = args.kind
+    if kind == "credit":
+        return [vendor.credit(args.subclass, args.amount, **timed)]
+    if kind == "currency":
+        return [vendor.currency(args.subclass, args.amount, **when)]
+    if kind == "power-limit":
+        return [vendor.power_limit(args.watts, **timed)]
+    if kind == "clear-credit":
+        return [vendor.clear_credit(args.register, **timed)]
+    if kind == "tariff-rate":
+        return [vendor.tariff_rate(args.value, **timed)]
+    if kind == "clear-tamper":
+        return [vendor.clear_tamper(**timed)]
+    if kind == "phase-unbalance":
+        return [vendor.phase_unbalance(args.watts, **timed)]
+    if kind == "water-factor":
+        return [vendor.water_factor(args.value, **timed)]
+    # key-change
+    new_ea = args.new_ea
+    new_key = sts.parse_key_hex(args.new_decoder_key, new_ea)
+    return vendor.key_change(new_key, new_kt=args.new_kt, new_krn=args.new_krn,
+                             new_ti=args.new_ti, new_ken=args.new_ken, new_sgc=args.new_sgc,
+                             rollover=args.rollover, new_ea=new_ea)
+
+
+def _decode(args: argparse.Namespace) -> int:
+    key, ea = _decoder_key(args, required=False)
+    decoded = sts.decode(args.token, key, ea)
+    info = describe(decoded, args.base_date or 1993)
+    if args.json:
+        print(json.dumps(info))
+    else:
+        print("\n".join(_text_lines(info)))
+    return 1 if decoded.decrypted and not decoded.crc_ok else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `rig sts ...`; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler = {"keygen": _keygen, "vend": _vend, "decode": _decode}[args.command]
+        return handler(args)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except (StsError, ValueError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
