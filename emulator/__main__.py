@@ -1,0 +1,5 @@
+import sys
+
+from emulator.bench import main
+
+sys.exit(main())

@@ -1,0 +1,127 @@
+"""The emulated keypad injector: a line protocol on a pseudo-terminal.
+
+The same protocol a real injector (a relay board behind a microcontroller pressing the
+meter's keys) implements; see docs/CONTRACTS.md §3.4 and the README. Press and gap times are
+bench time, so a token typed at --speed 200 takes 1/200 of its real 12 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+
+from emulator.model import BenchModel
+from emulator.pty_port import PtyPort
+
+log = logging.getLogger("emulator.keypad")
+
+KEY_NAMES = {"BS": "BS", "ENT": "ENT", "<": "BS", "#": "ENT"}
+SYMBOL = {"BS": "<", "ENT": "#"}
+MAX_LINE = 256
+
+
+class KeypadInjectorServer:
+    """Serves the injector protocol until `stop()`."""
+
+    def __init__(self, model: BenchModel, *, serial: str = "EMU0001", firmware: str = "1.0",
+                 press_ms: float = 65.0, gap_ms: float = 500.0) -> None:
+        self.model = model
+        self.port = PtyPort()
+        self.ident = f"STS-RIG,KEYPAD-INJECTOR,{serial},{firmware}"
+        self.press_ms, self.gap_ms = press_ms, gap_ms
+        self.keys: deque[str] = deque(maxlen=256)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="keypad", daemon=True)
+
+    @property
+    def path(self) -> str:
+        return self.port.path
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.port.close()
+
+    def _run(self) -> None:
+        buf = b""
+        while not self._stop.is_set():
+            data = self.port.read(0.2)
+            if not data:
+                continue
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                self._answer(line)
+            if len(buf) > MAX_LINE:  # line noise without a newline: drop it
+                buf = b""
+                self.port.write(b"ERR line too long\r\n")
+
+    def _answer(self, raw: bytes) -> None:
+        text = raw.decode("ascii", "replace").strip("\r \t")
+        if not text:
+            return
+        try:
+            reply = "OK " + self.handle(text)
+        except ValueError as exc:
+            reply = f"ERR {exc}"
+        log.debug("keypad %r -> %r", text, reply)
+        self.port.write(reply.rstrip().encode("ascii", "replace") + b"\r\n")
+
+    def handle(self, text: str) -> str:
+        """One command line -> the text after OK; ValueError -> ERR."""
+        parts = text.split()
+        cmd = parts[0].upper()
+        if cmd == "*IDN?":
+            return self.ident
+        if cmd == "TIME?":
+            return f"{self.model.clock.now():.6f}"
+        if cmd == "LAST?":
+            n = _number(parts[1], "count") if len(parts) > 1 else 32
+            return "".join(list(self.keys)[-int(n):]) if n else ""
+        if cmd == "PRESS":
+            if len(parts) < 2:
+                raise ValueError("PRESS needs a key: 0-9, BS or ENT")
+            key = _key(parts[1])
+            press = _number(parts[2], "press_ms") if len(parts) > 2 else self.press_ms
+            return f"{self._press(key, press):.6f}"
+        if cmd == "TYPE":
+            if len(parts) < 2:
+                raise ValueError("TYPE needs keys (0-9, < for backspace, # for enter)")
+            keys = [_key(ch) for ch in parts[1]]
+            press = _number(parts[2], "press_ms") if len(parts) > 2 else self.press_ms
+            gap = _number(parts[3], "gap_ms") if len(parts) > 3 else self.gap_ms
+            times = []
+            for i, key in enumerate(keys):
+                if i:
+                    self.model.clock.sleep(gap / 1000.0)
+                times.append(self._press(key, press))
+            return f"{times[0]:.6f} {times[-1]:.6f}"
+        raise ValueError(f"unknown command {parts[0]!r}")
+
+    def _press(self, key: str, press_ms: float) -> float:
+        t = self.model.key_down(key)
+        self.model.clock.sleep(press_ms / 1000.0)
+        self.model.key_up(key)
+        self.keys.append(SYMBOL.get(key, key))
+        return t
+
+
+def _key(text: str) -> str:
+    name = KEY_NAMES.get(text.upper(), text)
+    if name in ("BS", "ENT") or (len(name) == 1 and name.isdigit()):
+        return name
+    raise ValueError(f"bad key {text!r} (keys: 0-9, BS, ENT; in TYPE: 0-9 < #)")
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{what} must be a number, got {text!r}") from None
+    if not 0 <= value <= 10_000:
+        raise ValueError(f"{what} {value:g} is out of range 0..10000")
+    return value
