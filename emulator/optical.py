@@ -182,7 +182,7 @@ class OpticalPortServer:
             return buf[1:]
         if buf[:1] == b"/":
             self._to_start()
-            return buf
+            return self._request(buf)
         start = buf.find(SOH)
         if start < 0:
             return b""
