@@ -1,9 +1,11 @@
-"""The emulated meter's memory and its keypad: entries, short codes, tokens, display.
+"""The emulated meter's memory, judgement and display: what does not depend on physics.
 
 `MeterState` is what the meter keeps in non-volatile memory (credit registers, counters,
 the token validator with its key register and TID store); it is saved as JSON and survives
-power cycles. `Keypad` is the volatile entry buffer. The decisions that depend on time and
-power (relay, depletion, overload) live in `emulator.model.BenchModel`, which calls here.
+power cycles. `TokenJudge` adds the meter's own rules (tamper, credit overflow, credit
+rounding fault) to the sts validator; `LockoutTracker` counts refused tokens; `short_code_value`
+is the keypad code table. The decisions that depend on time and power (relay, depletion,
+overload, entry timeout) live in `emulator.model.BenchModel`, which calls here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import sts
-from meterprofile import MeterProfile
+from meterprofile import Lockout, MeterProfile
 from sts import Outcome, TokenRejected
 
 DISPLAY = {
@@ -64,6 +66,36 @@ class MeterState:
         state = cls(**known)
         state.credit_tokens = [tuple(x) for x in state.credit_tokens]  # type: ignore[misc]
         return state
+
+
+class LockoutTracker:
+    """Consecutive refused tokens and the keypad lock-out they cause (profile [lockout]).
+
+    Volatile: a power cycle resets it when the profile says so (the model decides).
+    """
+
+    def __init__(self, policy: Lockout, enabled: bool = True) -> None:
+        self.policy = policy
+        self.enabled = enabled
+        self.refusals = 0
+        self.until = -1.0  # bench time the last lock-out ends (-1: none)
+
+    def locked(self, t: float) -> bool:
+        return self.enabled and t < self.until
+
+    def remaining(self, t: float) -> float:
+        return max(self.until - t, 0.0) if self.enabled else 0.0
+
+    def refuse(self, t: float) -> None:
+        """One more refused token at t; locks the keypad once past the threshold."""
+        self.refusals += 1
+        duration = self.policy.duration(self.refusals)
+        if self.enabled and duration > 0:
+            self.until = t + duration
+
+    def reset(self) -> None:
+        self.refusals = 0
+        self.until = -1.0
 
 
 @dataclass

@@ -11,6 +11,7 @@ method safe to call from the wire servers' threads.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import threading
@@ -26,18 +27,32 @@ from emulator.faults import check_faults
 from emulator.meter import (
     CREDIT_UNITS,
     Entry,
+    LockoutTracker,
     MeterState,
     TokenJudge,
     display_for,
     short_code_value,
 )
-from emulator.physics import SignalHistory
+from emulator.physics import (
+    LOAD_MODES,
+    Circuit,
+    LoadState,
+    Measurements,
+    Relay,
+    SignalHistory,
+    SourceState,
+)
 from emulator.setup import MeterSetup
 from meterprofile import MeterProfile
 
-MIN_OPERATING_FRACTION = 0.6  # of rated voltage: below it the meter is unpowered
-MIN_LOAD_VOLTAGE = 10.0  # an electronic load draws nothing below this
+__all__ = ["BenchModel", "LoadState", "Measurements", "MeterIdentity", "SourceState"]
+
+log = logging.getLogger(__name__)
+
+MIN_OPERATING_FRACTION = 0.6  # of rated voltage: below it the meter's electronics are off
 KWH = 3.6e6  # joules
+ENTRY_MAX_DIGITS = 24  # the entry buffer ignores digits beyond this
+KCT_KINDS = ("kct1", "kct2", "kct3", "kct4")
 
 
 @dataclass(frozen=True)
@@ -49,32 +64,6 @@ class MeterIdentity:
     password: str
     baud_char: str
     reaction_ms: int
-
-
-@dataclass(frozen=True)
-class SourceState:
-    voltage: float
-    frequency: float
-    output: bool
-
-
-@dataclass(frozen=True)
-class LoadState:
-    mode: str
-    current: float
-    power: float
-    on: bool
-    leak: float
-
-
-@dataclass(frozen=True)
-class Measurements:
-    source_v: float
-    source_i: float
-    source_p: float
-    load_v: float
-    load_i: float
-    load_p: float
 
 
 class BenchModel:
@@ -89,7 +78,6 @@ class BenchModel:
         self.setup = setup
         self.state_path = Path(state_path) if state_path else None
         self._lock = threading.RLock()
-        self._rng = random.Random(seed)
         pan = setup.meter_pan
         self.identity = MeterIdentity(
             manufacturer_id=profile.meter.optical_manufacturer_id, firmware=profile.meter.firmware,
@@ -99,36 +87,41 @@ class BenchModel:
         self.state = self._load_state()
         self.validator = self._make_validator()
         self.judge = TokenJudge(profile, self.validator, self.faults)
-        self.history = SignalHistory()
-        r = profile.ratings
-        self._src = SourceState(r.voltage_v, r.frequency_hz, True)
-        self._load = LoadState("CURR", 0.0, 0.0, False, 0.0)
         self._t = clock.now()
+        r = profile.ratings
+        self.circuit = Circuit(SourceState(r.voltage_v, r.frequency_hz, True),
+                               LoadState("CURR", 0.0, 0.0, False, 0.0))
+        self.history = SignalHistory(self._t, r.frequency_hz)
+        rp = profile.relay
+        self.relay = Relay(self.state.credit[0] > rp.disconnect_credit_kwh, self._t,
+                           operate_s=rp.operate_s, spread_s=rp.spread_s,
+                           rng=random.Random(seed),
+                           factor=10.0 if "late-relay" in self.faults else 1.0)
+        self.lockout = LockoutTracker(profile.lockout, enabled="no-lockout" not in self.faults)
         # volatile meter state
-        self._contact = self.state.credit[0] > profile.relay.disconnect_credit_kwh
-        self._pending: tuple[float, bool, str] | None = None  # (time, close?, reason)
-        self._relay_changed_at = self._t
-        self._relay_commanded_at = self._t
-        self._relay_reason = "POWER"
         self._entry: list[str] = []
         self._last_key = self._t
+        self._last_entry_at = 0.0
         self._test_end: float | None = None
         self._over_since: float | None = None
         self._overload_open = False
         self._overload_reconnect: float | None = None
         self._trip_times: list[float] = []
         self._credit_disconnected = False
-        self._refusals = 0
-        self._locked_until = -1.0
         self._muted = False
+        self._tamper_switch = False
         self._powered = self._supply_ok()
         self._update_signals(self._t)
 
-    # --- persistence --------------------------------------------------------------------------
+    # --- non-volatile memory ------------------------------------------------------------------
 
     def _load_state(self) -> MeterState:
         if self.state_path and self.state_path.exists():
-            return MeterState.from_dict(json.loads(self.state_path.read_text()))
+            try:
+                return MeterState.from_dict(json.loads(self.state_path.read_text()))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ValueError(f"meter state file {self.state_path} is unreadable: {exc}"
+                                 ) from None
         state = MeterState()
         state.alarm_level_kwh = self.profile.alarm.low_credit_kwh
         state.alarm_repeat_min = self.profile.alarm.repeat_min
@@ -153,15 +146,17 @@ class BenchModel:
         return v
 
     def save(self) -> None:
-        """Write the non-volatile memory (atomic replace)."""
-        if not self.state_path:
-            return
-        self.state.validator = self.validator.to_dict()
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state.to_dict()))
-        os.replace(tmp, self.state_path)
+        """Write the non-volatile memory to `state_path` (tmp file + atomic replace)."""
+        with self._lock:
+            if not self.state_path:
+                return
+            self.state.validator = self.validator.to_dict()
+            tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+            tmp.write_text(json.dumps(self.state.to_dict()))
+            os.replace(tmp, self.state_path)
 
     def close(self) -> None:
+        """Bring the model up to now and save the non-volatile memory."""
         with self._lock:
             self._advance()
             self.save()
@@ -169,30 +164,21 @@ class BenchModel:
     # --- physics ------------------------------------------------------------------------------
 
     def _supply_ok(self) -> bool:
-        rated = self.profile.ratings.voltage_v
-        return self._src.output and self._src.voltage >= MIN_OPERATING_FRACTION * rated
-
-    def _load_voltage(self) -> float:
-        return self._src.voltage if (self._src.output and self._contact) else 0.0
-
-    def _load_current(self) -> float:
-        v = self._load_voltage()
-        if not self._load.on or v < MIN_LOAD_VOLTAGE:
-            return 0.0
-        if self._load.mode == "POW":
-            return self._load.power / v
-        return self._load.current
+        src = self.circuit.source
+        return src.output and src.voltage >= MIN_OPERATING_FRACTION * self.profile.ratings.voltage_v
 
     def _power(self) -> float:
-        return self._load_voltage() * self._load_current()
+        return self.circuit.load_power(self.relay.closed)
 
     def _update_signals(self, t: float) -> None:
-        self.history.set_load_voltage(t, self._load_voltage(), self._src.frequency)
+        self.history.set_load_voltage(t, self.circuit.load_voltage(self.relay.closed),
+                                      self.circuit.source.frequency)
 
     # --- time ---------------------------------------------------------------------------------
 
     def _advance(self) -> float:
-        now = self.clock.now()
+        """Process every event due by now, each at its own bench time; returns now."""
+        now = max(self.clock.now(), self._t)
         while True:
             t_next, action = self._next_event()
             if t_next is None or t_next > now:
@@ -203,25 +189,27 @@ class BenchModel:
         return now
 
     def _integrate(self, t: float) -> None:
+        """Meter the energy drawn from self._t to t (power is constant in between)."""
         dt = t - self._t
-        if dt > 0:
-            p = self._power()
-            if p > 0:
-                kwh = p * dt / KWH
-                self.state.energy_kwh += kwh
-                self.state.credit[0] = max(self.state.credit[0] - kwh, 0.0)
-            self._t = t
+        if dt <= 0:
+            return
+        p = self._power()
+        if p > 0 and self._powered:
+            kwh = p * dt / KWH
+            self.state.energy_kwh += kwh
+            self.state.credit[0] = max(self.state.credit[0] - kwh, 0.0)
+        self._t = t
 
     def _next_event(self) -> tuple[float | None, Callable[[float], None]]:
         candidates: list[tuple[float, Callable[[float], None]]] = []
-        if self._pending:
-            candidates.append((self._pending[0], self._operate))
+        due = self.relay.due()
+        if due is not None:
+            candidates.append((due, self._operate))
         thr = self.profile.relay.disconnect_credit_kwh
         p = self._power()
-        if self._powered and self._contact and p > 0 and self._pending is None \
-                and self.state.credit[0] > thr:
+        if self._powered and self.relay.closed and p > 0 and self.state.credit[0] > thr:
             candidates.append((self._t + (self.state.credit[0] - thr) * KWH / p, self._exhausted))
-        if self._over_since is not None and self._pending is None:
+        if self._over_since is not None and due is None:
             candidates.append((self._over_since + self.profile.overload.trip_delay_s,
                                self._overload_trip))
         if self._overload_reconnect is not None:
@@ -237,13 +225,6 @@ class BenchModel:
 
     # --- relay --------------------------------------------------------------------------------
 
-    def _operate_delay(self) -> float:
-        r = self.profile.relay
-        delay = r.operate_s + self._rng.uniform(-r.spread_s, r.spread_s)
-        if "late-relay" in self.faults:
-            delay *= 10.0
-        return max(delay, 0.0)
-
     def _want_closed(self) -> bool:
         if not self._powered or self._test_end is not None or self._overload_open:
             return False
@@ -252,28 +233,17 @@ class BenchModel:
         return self.state.credit[0] > self.profile.relay.disconnect_credit_kwh
 
     def _update_relay(self, t: float, reason: str) -> None:
-        want = self._want_closed()
-        target = self._pending[1] if self._pending else self._contact
-        if want == target:
-            return
-        if self._pending and want == self._contact:
-            self._pending = None  # the command is withdrawn before the contact moved
-            return
-        self._pending = (t + self._operate_delay(), want, reason)
-        self._relay_commanded_at = t
-        self._relay_reason = reason
+        self.relay.command(t, self._want_closed(), reason)
 
     def _operate(self, t: float) -> None:
-        assert self._pending is not None
-        _, close, reason = self._pending
-        self._pending = None
-        self._contact = close
-        self._relay_changed_at = t
-        self._relay_reason = reason
-        if not close and reason == "CREDIT":
+        self.relay.operate()
+        closed = self.relay.closed
+        if not closed and self.relay.reason == "CREDIT":
             self._credit_disconnected = True
-        if close:
+        if closed:
             self._credit_disconnected = False
+        log.debug("relay %s at %.6f (%s)", "closed" if closed else "opened", t,
+                  self.relay.reason)
         self._update_signals(t)
         self._check_loads(t)
 
@@ -284,17 +254,23 @@ class BenchModel:
     def _check_loads(self, t: float) -> None:
         """Overload timer and earth-leakage tamper, after any change of V, I or relay."""
         limit = self.state.power_limit_w
-        if limit > 0 and self._power() > limit and self._contact:
+        if limit > 0 and self.relay.closed and self._powered and self._power() > limit:
             if self._over_since is None:
                 self._over_since = t
         else:
             self._over_since = None
-        if (self._contact and self._powered and self._load.on
-                and self._load.leak > self.profile.tamper.leak_threshold_a
-                and not self.state.tamper):
-            self.state.tamper = True
-            self.state.tamper_events += 1
-            self.save()
+        ld = self.circuit.load
+        if (self.relay.closed and self._powered and ld.on
+                and ld.leak > self.profile.tamper.leak_threshold_a and not self.state.tamper):
+            self._raise_tamper()
+
+    def _raise_tamper(self) -> None:
+        if not self._powered:
+            return  # no supply, no detection
+        self.state.tamper = True
+        self.state.tamper_events += 1
+        self.state.display = ""  # the idle display now shows PERIKSA
+        self.save()
 
     def _overload_trip(self, t: float) -> None:
         o = self.profile.overload
@@ -302,8 +278,10 @@ class BenchModel:
         self.state.overload_trips += 1
         self._trip_times = [x for x in self._trip_times if x > t - o.window_s] + [t]
         self._overload_open = True
-        self._overload_reconnect = (t + o.reconnect_s) if len(self._trip_times) < o.max_trips \
-            else None
+        if len(self._trip_times) < o.max_trips:
+            self._overload_reconnect = t + o.reconnect_s
+        else:  # too many trips: open until a token or a power cycle
+            self._overload_reconnect = None
         self._update_relay(t, "OVERLOAD")
         self.save()
 
@@ -324,12 +302,14 @@ class BenchModel:
 
     def set_source(self, *, voltage: float | None = None, frequency: float | None = None,
                    output: bool | None = None) -> None:
+        """Set the AC source (volts rms, hertz, output on/off)."""
         with self._lock:
             t = self._advance()
-            s = self._src
-            self._src = SourceState(s.voltage if voltage is None else float(voltage),
-                                    s.frequency if frequency is None else float(frequency),
-                                    s.output if output is None else bool(output))
+            s = self.circuit.source
+            self.circuit.source = SourceState(
+                s.voltage if voltage is None else float(voltage),
+                s.frequency if frequency is None else float(frequency),
+                s.output if output is None else bool(output))
             powered = self._supply_ok()
             if powered != self._powered:
                 self._powered = powered
@@ -340,7 +320,8 @@ class BenchModel:
     def _power_change(self, t: float, up: bool) -> None:
         self._entry = []
         if not up:
-            self._pending = None
+            log.debug("meter lost its supply at %.6f", t)
+            self.relay.cancel()
             self._test_end = None
             self._over_since = None
             self.save()
@@ -349,8 +330,7 @@ class BenchModel:
         if "volatile-credit" in self.faults:
             self.state.credit = [0.0] * 8
         if self.profile.lockout.reset_on_power_cycle:
-            self._refusals = 0
-            self._locked_until = -1.0
+            self.lockout.reset()
         self._overload_open = False
         self._overload_reconnect = None
         self._trip_times = []
@@ -362,15 +342,22 @@ class BenchModel:
     def source(self) -> SourceState:
         with self._lock:
             self._advance()
-            return self._src
+            return self.circuit.source
 
     def set_load(self, *, mode: str | None = None, current: float | None = None,
                  power: float | None = None, on: bool | None = None,
                  leak: float | None = None) -> None:
+        """Set the AC load: mode CURR (current A) or POW (power W), on/off, and a
+        live-to-earth leakage current (rig extension, a tamper stimulus)."""
         with self._lock:
+            if mode is not None and mode.upper() not in LOAD_MODES:
+                raise ValueError(f"load mode {mode!r} must be one of {', '.join(LOAD_MODES)}")
+            for name, value in (("current", current), ("power", power), ("leak", leak)):
+                if value is not None and float(value) < 0:
+                    raise ValueError(f"load {name} must not be negative, got {value}")
             t = self._advance()
-            ld = self._load
-            self._load = LoadState(
+            ld = self.circuit.load
+            self.circuit.load = LoadState(
                 ld.mode if mode is None else mode.upper(),
                 ld.current if current is None else float(current),
                 ld.power if power is None else float(power),
@@ -381,25 +368,25 @@ class BenchModel:
     def load(self) -> LoadState:
         with self._lock:
             self._advance()
-            return self._load
+            return self.circuit.load
 
     def measure(self) -> Measurements:
+        """Rms volts, amps and watts at the source output and at the load terminals."""
         with self._lock:
             self._advance()
-            v_load, i_load = self._load_voltage(), self._load_current()
-            v_src = self._src.voltage if self._src.output else 0.0
-            i_src = i_load + (0.01 if self._powered else 0.0)  # the meter's own burden
-            return Measurements(v_src, i_src, v_src * i_src, v_load, i_load, v_load * i_load)
+            return self.circuit.measure(self.relay.closed, self._powered)
 
     # --- scope --------------------------------------------------------------------------------
 
     def sample(self, channel: int, t: float) -> float:
+        """Instantaneous volts at bench time t: CHAN1 load voltage, CHAN2 ENTER sync."""
         with self._lock:
             self._advance()
             return self.history.sample(channel, t)
 
     def find_trigger(self, after: float, *, channel: int, kind: str, slope: str,
                      level: float, drop_time: float) -> float | None:
+        """The first trigger point at or after `after` (None: not yet triggered)."""
         with self._lock:
             now = self._advance()
             return self.history.find_trigger(after, now, channel=channel, kind=kind.upper(),
@@ -414,21 +401,27 @@ class BenchModel:
     # --- tamper (a stimulus for tests: e.g. a terminal cover switch) ---------------------------
 
     def set_tamper(self, active: bool) -> None:
+        """Open (True) or close (False) the tamper switch (e.g. the terminal cover). Each
+        opening is a tamper event and latches the meter's tamper state (PERIKSA, credit
+        tokens refused when the profile says so) until a clear-tamper token; closing the
+        switch alone does not clear it."""
         with self._lock:
             self._advance()
-            if active and not self.state.tamper:
-                self.state.tamper_events += 1
-            self.state.tamper = active
-            self.save()
+            if active and not self._tamper_switch:
+                self._raise_tamper()
+            self._tamper_switch = bool(active)
 
     # --- keypad -------------------------------------------------------------------------------
 
     def powered(self) -> bool:
+        """True when the meter's electronics have supply (keypad and optical port work)."""
         with self._lock:
             self._advance()
             return self._powered
 
     def key_down(self, key: str) -> float:
+        """A key goes down (ENTER raises the injector's sync line); returns the bench time."""
+        self._check_key(key)
         with self._lock:
             t = self._advance()
             if key == "ENT":
@@ -436,6 +429,8 @@ class BenchModel:
             return t
 
     def key_up(self, key: str) -> float:
+        """A key comes up: the meter acts on it now; returns the bench time."""
+        self._check_key(key)
         with self._lock:
             t = self._advance()
             if key == "ENT":
@@ -443,6 +438,11 @@ class BenchModel:
             if self._powered:
                 self._key(t, key)
             return t
+
+    @staticmethod
+    def _check_key(key: str) -> None:
+        if key not in ("BS", "ENT") and not (len(key) == 1 and key in "0123456789"):
+            raise ValueError(f"bad key {key!r}: use 0-9, BS or ENT")
 
     def _key(self, t: float, key: str) -> None:
         self._last_key = t
@@ -452,26 +452,26 @@ class BenchModel:
         elif key == "ENT":
             digits = "".join(self._entry)
             self._entry = []
-            if digits:
-                self._process(t, digits)
+            self._process(t, digits)
             return
-        elif key.isdigit() and len(key) == 1 and len(self._entry) < 24:
+        elif len(self._entry) < ENTRY_MAX_DIGITS:
             self._entry.append(key)
         self.state.display = "".join(self._entry)
 
     def _process(self, t: float, digits: str) -> None:
-        result = Entry()
         if len(digits) == 20:
             result = self._token(t, digits)
+            self.state.last_token = digits
         elif 2 <= len(digits) <= 6:
             result = self._code(t, digits)
         else:
-            result.outcome = "FORMAT_ERROR"
+            result = Entry(outcome="FORMAT_ERROR")
             self.state.display = display_for(result.outcome)
         self.state.entries += 1
+        self._last_entry_at = t
         self.state.last_outcome = result.outcome or "NONE"
-        if len(digits) == 20:
-            self.state.last_token = digits
+        log.debug("entry %s at %.6f: %s", "token" if len(digits) == 20 else "code", t,
+                  self.state.last_outcome)
         for test in result.tests:
             self._run_test(t, test)
         self.save()
@@ -479,8 +479,7 @@ class BenchModel:
     def _token(self, t: float, digits: str) -> Entry:
         result = Entry()
         cls = self.judge.token_class(digits)
-        locked = t < self._locked_until and "no-lockout" not in self.faults
-        if locked and cls in (0, 2):
+        if cls in (0, 2) and self.lockout.locked(t):
             result.outcome = "LOCKED"
             self.state.display = display_for("LOCKED")
             return result
@@ -488,24 +487,21 @@ class BenchModel:
         if token is not None:
             outcome = self._apply(t, token, result)
         result.outcome = outcome
-        if outcome in ("ACCEPT", "KCT_HELD"):
-            if cls in (0, 2) and outcome == "ACCEPT":
-                self._refusals = 0
-                self._locked_until = -1.0
-                if self._overload_open and self._overload_reconnect is None:
-                    self._overload_open = False
-                    self._update_relay(t, "OVERLOAD")
-        elif cls != 1:  # class 1 tokens are not meter-specific: no lock-out count
-            self._refusals += 1
-            duration = self.profile.lockout.duration(self._refusals)
-            if duration > 0:
-                self._locked_until = t + duration
+        if outcome == "ACCEPT" and cls in (0, 2):
+            self.lockout.reset()
+            if self._overload_open and self._overload_reconnect is None:
+                self._overload_open = False  # a token releases a meter past its max trips
+                self._trip_times = []
+                self._update_relay(t, "OVERLOAD")
+        elif outcome not in ("ACCEPT", "KCT_HELD"):
+            self.lockout.refuse(t)
         self.state.display = display_for(outcome, len(self.validator.held_sections))
         return result
 
     def _apply(self, t: float, token: sts.ValidatedToken, result: Entry) -> str:
+        """Commit an accepted token and carry out what it says; returns the outcome."""
         kind = token.kind
-        if kind in ("kct1", "kct2", "kct3", "kct4"):
+        if kind in KCT_KINDS:
             old_key = self.validator.register.decoder_key.hex()
             outcome = self.validator.commit(token).value
             if outcome == "ACCEPT":
@@ -536,24 +532,27 @@ class BenchModel:
         else:
             self.state.mgmt_tokens.insert(0, token.digits)
             del self.state.mgmt_tokens[3:]
-            if kind == "power_limit":
-                self.state.power_limit_w = int(fields["watts"])
-                self._check_loads(t)
-            elif kind == "clear_credit":
-                register = int(fields["register"])
-                for i in range(8):
-                    if register in (i, 0xFFFF):
-                        self.state.credit[i] = 0.0
-                self._update_relay(t, "CREDIT")
-            elif kind == "clear_tamper":
-                self.state.tamper = False
-            elif kind == "phase_unbalance":
-                self.state.unbalance_limit_w = int(fields["watts"])
-            elif kind == "tariff_rate":
-                self.state.tariff_rate = int(fields["rate"])
-            elif kind == "water_factor":
-                self.state.water_factor = int(fields["factor"])
+            self._management(t, kind, fields)
         return "ACCEPT"
+
+    def _management(self, t: float, kind: str, fields: dict[str, Any]) -> None:
+        if kind == "power_limit":
+            self.state.power_limit_w = int(fields["watts"])
+            self._check_loads(t)
+        elif kind == "clear_credit":
+            register = int(fields["register"])
+            for i in range(8):
+                if register in (i, 0xFFFF):
+                    self.state.credit[i] = 0.0
+            self._update_relay(t, "CREDIT")
+        elif kind == "clear_tamper":
+            self.state.tamper = False
+        elif kind == "phase_unbalance":
+            self.state.unbalance_limit_w = int(fields["watts"])
+        elif kind == "tariff_rate":
+            self.state.tariff_rate = int(fields["rate"])
+        elif kind == "water_factor":
+            self.state.water_factor = int(fields["factor"])
 
     def _code(self, t: float, code: str) -> Entry:
         result = Entry(outcome="ACCEPT")
@@ -578,25 +577,28 @@ class BenchModel:
         return result
 
     def _run_test(self, t: float, test: int) -> None:
+        """Test n of a class 1 token or short code 0n (0 = all: relay and display)."""
         if test in (0, 1):
             self._test_end = t + self.profile.relay.test_duration_s
             self._update_relay(t, "TEST")
-        if test != 1:
-            value = short_code_value(f"{test:02d}", self._reading())
-            if value is not None:
-                self.state.display = value
-        else:
+        if test == 1:
             self.state.display = "RELAY TEST"
+            return
+        value = short_code_value(f"{test:02d}", self._reading())
+        if value is not None:
+            self.state.display = value
 
     # --- what the meter shows -----------------------------------------------------------------
 
+    def _meter_voltage(self) -> float:
+        return self.circuit.source.voltage if self._powered else 0.0
+
     def _reading(self) -> dict[str, Any]:
         reg = self.validator.register
-        v = self._src.voltage if self._powered else 0.0
-        i = self._load_current()
         return {
             "credit": self.state.credit[0], "energy": self.state.energy_kwh,
-            "voltage": v, "current": i, "power": self._power(),
+            "voltage": self._meter_voltage(),
+            "current": self.circuit.load_current(self.relay.closed), "power": self._power(),
             "overload_trips": self.state.overload_trips, "outages": self.state.outages,
             "tamper_events": self.state.tamper_events, "tamper": self.state.tamper,
             "drn": self.identity.drn, "sgc": reg.sgc, "krn": reg.krn, "kt": reg.kt, "ti": reg.ti,
@@ -607,40 +609,49 @@ class BenchModel:
             "credit_tokens": self.state.credit_tokens,
         }
 
+    def _display(self) -> str:
+        if self.state.display:
+            return self.state.display
+        if self.state.tamper:
+            return "PERIKSA"
+        return f"{self.state.credit[0]:.2f}"
+
     def _registers(self, now: float) -> list[tuple[str, str, str]]:
         st, reg = self.state, self.validator.register
         wall = self._wall0 + timedelta(seconds=now)
-        v = self._src.voltage if self._powered else 0.0
-        i, p = self._load_current(), self._power()
+        i, p = self.circuit.load_current(self.relay.closed), self._power()
         rows = [
             ("0.0.0", self.identity.drn, ""), ("C.1.0", self.identity.drn, ""),
             ("C.1.1", self.identity.pan, ""), ("0.2.0", self.identity.firmware, ""),
             ("0.9.1", wall.strftime("%H:%M:%S"), ""), ("0.9.2", wall.strftime("%y-%m-%d"), ""),
-            ("1.8.0", f"{st.energy_kwh:010.3f}", "kWh"), ("32.7.0", f"{v:.1f}", "V"),
+            ("1.8.0", f"{st.energy_kwh:010.3f}", "kWh"),
+            ("32.7.0", f"{self._meter_voltage():.1f}", "V"),
             ("31.7.0", f"{i:.3f}", "A"), ("1.7.0", f"{p / 1000:.3f}", "kW"),
-            ("14.7.0", f"{self._src.frequency:.2f}", "Hz"), ("F.F", "00000000", ""),
+            ("14.7.0", f"{self.circuit.source.frequency:.2f}", "Hz"), ("F.F", "00000000", ""),
         ]
         for sub in range(8):
             fmt = "{:.3f}" if sub < 4 else "{:.5f}"
             rows.append((f"C.50.{sub}", fmt.format(st.credit[sub]), CREDIT_UNITS[sub]))
-        locked = max(self._locked_until - now, 0.0) if "no-lockout" not in self.faults else 0.0
         low = st.credit[0] <= st.alarm_level_kwh
         rows += [
-            ("C.51.0", "1" if self._contact else "0", ""),
-            ("C.51.1", f"{self._relay_changed_at:.6f}", "s"),
-            ("C.51.2", f"{self._relay_commanded_at:.6f}", "s"),
-            ("C.51.3", self._relay_reason, ""),
+            ("C.51.0", "1" if self.relay.closed else "0", ""),
+            ("C.51.1", f"{self.relay.changed_at:.6f}", "s"),
+            ("C.51.2", f"{self.relay.commanded_at:.6f}", "s"),
+            ("C.51.3", self.relay.reason, ""),
             ("C.52.0", st.last_outcome, ""), ("C.52.1", st.last_token or "0" * 20, ""),
             ("C.52.2", str(st.entries), ""),
+            ("C.52.3", f"{self._last_entry_at:.6f}", "s"),
             ("C.53.0", str(reg.krn), ""), ("C.53.1", str(reg.kt), ""), ("C.53.2", reg.ti, ""),
             ("C.53.3", reg.sgc, ""), ("C.53.4", str(reg.ken), ""),
             ("C.53.5", str(reg.base_date), ""),
             ("C.54.0", "1" if st.tamper else "0", ""),
             ("C.55.0", "1" if low else "0", ""), ("C.55.1", f"{st.alarm_level_kwh:.2f}", "kWh"),
-            ("C.56.0", st.display or f"{st.credit[0]:.2f}", ""),
+            ("C.56.0", self._display(), ""),
             ("C.57.0", str(st.power_limit_w), "W"), ("C.57.1", str(st.unbalance_limit_w), "W"),
             ("C.57.2", str(st.overload_trips), ""),
-            ("C.58.0", f"{locked:.3f}", "s"), ("C.58.1", str(self._refusals), ""),
+            ("C.58.0", f"{self.lockout.remaining(now):.3f}", "s"),
+            ("C.58.1", str(self.lockout.refusals), ""),
+            ("C.58.2", f"{max(self.lockout.until, 0.0):.6f}", "s"),
             ("C.59.0", str(st.outages), ""), ("C.59.1", str(st.tamper_events), ""),
             ("C.60.0", f"{now:.6f}", "s"),
         ]

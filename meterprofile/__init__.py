@@ -13,7 +13,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MeterProfile", "load_profile", "profile_path"]
+__all__ = [
+    "Accuracy", "Alarm", "Display", "Lockout", "MeterInfo", "MeterProfile", "Optical",
+    "Overload", "Ratings", "Relay", "Tamper", "Tokens", "load_profile", "profile_path",
+]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -186,6 +189,10 @@ def _build(cls: type, table: str, data: dict[str, Any], path: Path) -> Any:
         if want == "float" and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         elif want.startswith("tuple"):
+            if not isinstance(value, list) or not all(
+                    isinstance(x, int) and not isinstance(x, bool) for x in value):
+                raise ValueError(f"{path.name}: '{table}.{name}' must be a list of integers, "
+                                 f"got {value!r}")
             value = tuple(value)
         elif want in ("int", "float", "bool", "str") and type(value).__name__ != want:
             raise ValueError(f"{path.name}: '{table}.{name}' must be {want}, got {value!r}")
@@ -206,4 +213,33 @@ def load_profile(name_or_path: str | Path | None = None) -> MeterProfile:
     if missing:
         raise ValueError(f"{path.name}: missing table [{missing[0]}]")
     parts = {t: _build(cls, t, data[t], path) for t, cls in _TABLES.items()}
-    return MeterProfile(name=path.stem, source=str(path), **parts)
+    profile = MeterProfile(name=path.stem, source=str(path), **parts)
+    _check_values(profile, path)
+    return profile
+
+
+def _check_values(p: MeterProfile, path: Path) -> None:
+    """Values no meter can declare (negative times, impossible subclasses, ...)."""
+    problems = []
+    for table in _TABLES:
+        record = getattr(p, table)
+        for f in fields(record):
+            value = getattr(record, f.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                problems.append(f"'{table}.{f.name}' must not be negative, got {value}")
+    if not set(p.tokens.credit_subclasses) <= set(range(8)):
+        problems.append(f"'tokens.credit_subclasses' must be within 0..7, "
+                        f"got {list(p.tokens.credit_subclasses)}")
+    if p.tokens.tid_store_depth < 1:
+        problems.append("'tokens.tid_store_depth' must be at least 1")
+    if p.lockout.threshold < 1 or p.lockout.factor < 1:
+        problems.append("'lockout.threshold' and 'lockout.factor' must be at least 1")
+    if p.relay.spread_s > p.relay.operate_s:
+        problems.append("'relay.spread_s' must not exceed 'relay.operate_s'")
+    mid = p.meter.optical_manufacturer_id
+    if len(mid) != 3 or not mid.isalpha():
+        problems.append(f"'meter.optical_manufacturer_id' must be 3 letters, got {mid!r}")
+    if len(p.optical.baud_char) != 1 or p.optical.baud_char not in "0123456":
+        problems.append(f"'optical.baud_char' must be one of 0-6, got {p.optical.baud_char!r}")
+    if problems:
+        raise ValueError(f"{path.name}: {problems[0]}")

@@ -3,7 +3,8 @@
 The vending side never stores a meter's decoder key: it derives it from the vending key and
 the meter's identity (PAN, supply group, tariff index, key revision, key type, and for DKGA04
 the base date and the algorithm). DKGA01 and DKGA03 are refused: DKGA01's cipher step is not
-public, and the 2018 edition withdrew DKGA03.
+public, and the 2018 edition withdrew DKGA03. Every input is checked, and a bad one is a
+KeyFormatError naming the field; no message ever contains a key.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from enum import IntEnum
+from functools import lru_cache
 
 from Crypto.Cipher import DES
 
@@ -18,7 +20,9 @@ from sts.ciphers import normalise_ea
 from sts.errors import KeyFormatError
 from sts.pan import MeterPAN
 
-__all__ = ["BASE_DATES", "KeyType", "control_block", "derive_decoder_key", "dkga02", "dkga04"]
+__all__ = ["BASE_DATES", "KeyType", "check_base_date", "check_krn", "check_kt", "check_sgc",
+           "check_ti", "control_block", "derive_decoder_key", "dkga02", "dkga04",
+           "dkga04_message"]
 
 BASE_DATES = (1993, 2014, 2035)
 MASK64 = (1 << 64) - 1
@@ -33,35 +37,46 @@ class KeyType(IntEnum):
     DCTK = 3  # common key: magnetic-card meters only
 
 
+def _plain_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_sgc(sgc: str) -> str:
-    sgc = str(sgc).strip()
-    if not sgc.isdigit() or len(sgc) != 6:
+    """Supply group code: 6 decimal digits. Give it as text so leading zeros survive; an int
+    is taken only when it is 6 digits long."""
+    text = sgc.strip() if isinstance(sgc, str) else str(sgc) if _plain_int(sgc) else ""
+    if not (text.isascii() and text.isdigit() and len(text) == 6):
         raise KeyFormatError(f"supply group code (SGC) must be 6 digits, got {sgc!r}")
-    return sgc
+    return text
 
 
 def check_ti(ti: str | int) -> str:
-    text = f"{ti:02d}" if isinstance(ti, int) else str(ti).strip()
-    if not text.isdigit() or len(text) != 2 or text == "00":
+    """Tariff index: "01".."99" (an int 1..99 is written with 2 digits)."""
+    text = f"{ti:02d}" if _plain_int(ti) and 0 <= ti <= 99 else (
+        ti.strip() if isinstance(ti, str) else "")
+    if not (text.isascii() and text.isdigit() and len(text) == 2) or text == "00":
         raise KeyFormatError(f"tariff index (TI) must be 2 digits 01-99, got {ti!r}")
     return text
 
 
 def check_krn(krn: int) -> int:
-    if not isinstance(krn, int) or not 1 <= krn <= 9:
+    """Key revision number: 1..9."""
+    if not _plain_int(krn) or not 1 <= krn <= 9:
         raise KeyFormatError(f"key revision number (KRN) must be 1-9, got {krn!r}")
-    return krn
+    return int(krn)
 
 
 def check_kt(kt: int) -> int:
-    if not isinstance(kt, int) or not 0 <= kt <= 3:
-        raise KeyFormatError(f"key type (KT) must be 0-3, got {kt!r}")
-    return kt
+    """Key type: 0 DITK, 1 DDTK, 2 DUTK, 3 DCTK."""
+    if not _plain_int(kt) or not 0 <= kt <= 3:
+        raise KeyFormatError(f"key type (KT) must be 0-3 (DITK, DDTK, DUTK, DCTK), got {kt!r}")
+    return int(kt)
 
 
 def check_base_date(base_date: int | str) -> int:
+    """Base date year: 1993, 2014 or 2035 (the two-digit codes 93/14/35 are accepted)."""
     try:
-        year = int(base_date)
+        year = int(base_date) if not isinstance(base_date, bool) else -1
     except (TypeError, ValueError):
         year = -1
     if year in (93, 14, 35):
@@ -71,70 +86,91 @@ def check_base_date(base_date: int | str) -> int:
     return year
 
 
+def _meter(pan: str | MeterPAN) -> MeterPAN:
+    return pan if isinstance(pan, MeterPAN) else MeterPAN.parse(pan)
+
+
+def _vending_key(vending_key: bytes, size: int, dkga: str) -> bytes:
+    if not isinstance(vending_key, (bytes, bytearray)):
+        raise KeyFormatError(f"DKGA{dkga} vending key must be bytes, got "
+                             f"{type(vending_key).__name__} (parse hex with parse_key_hex)")
+    if len(vending_key) != size:
+        raise KeyFormatError(f"DKGA{dkga} needs a {size * 8}-bit vending key ({size * 2} hex "
+                             f"digits), got {len(vending_key) * 8} bits")
+    return bytes(vending_key)
+
+
 def control_block(kt: int, sgc: str, ti: str, krn: int) -> int:
     """CONTROLBlock of 6.5.3.2: KT | SGC | TI | KRN | FFFFFF, as 16 hex nibbles."""
     text = f"{check_kt(kt)}{check_sgc(sgc)}{check_ti(ti)}{check_krn(krn)}FFFFFF"
     return int(text, 16)
 
 
-def dkga02(vending_key: bytes, pan: str, sgc: str, ti: str, krn: int, kt: int) -> bytes:
-    """DKGA02 (6.5.3.4): DK = DES_VK(PANBlock ^ CONTROLBlock) ^ (PANBlock ^ CONTROLBlock) ^ VK."""
-    if len(vending_key) != 8:
-        raise KeyFormatError(
-            f"DKGA02 needs a 64-bit vending key (16 hex digits), got {len(vending_key) * 8} bits"
-        )
-    meter = MeterPAN.parse(pan)
-    x = meter.pan_block(kt) ^ control_block(kt, sgc, ti, krn)
-    enc = int.from_bytes(DES.new(vending_key, DES.MODE_ECB).encrypt(x.to_bytes(8, "big")), "big")
-    dk = enc ^ x ^ int.from_bytes(vending_key, "big")
-    return (dk & MASK64).to_bytes(8, "big")
+@lru_cache(maxsize=16)
+def _des(vending_key: bytes):  # pycryptodome's DES cipher objects have no public type
+    return DES.new(vending_key, DES.MODE_ECB)
 
 
-def dkga04_message(pan: str, sgc: str, ti: str, krn: int, kt: int, base_date: int,
-                   ea: str) -> bytes:
-    """The KDF-HMAC-SHA-256 input of DKGA04: label, 0x00, context, decoder key length."""
-    meter = MeterPAN.parse(pan)
-    ea = normalise_ea(ea)
+def dkga02(vending_key: bytes, pan: str | MeterPAN, sgc: str, ti: str, krn: int,
+           kt: int) -> bytes:
+    """DKGA02 (6.5.3.4), single DES keyed with the 64-bit vending key:
+    X = PANBlock ^ CONTROLBlock; DK = DES_VK(X) ^ X ^ VK (8 bytes, big-endian)."""
+    vk = _vending_key(vending_key, 8, "02")
+    x = _meter(pan).pan_block_for(check_kt(kt)) ^ control_block(kt, sgc, ti, krn)
+    enc = int.from_bytes(_des(vk).encrypt(x.to_bytes(8, "big")), "big")
+    return ((enc ^ x ^ int.from_bytes(vk, "big")) & MASK64).to_bytes(8, "big")
+
+
+def dkga04_message(pan: str | MeterPAN, sgc: str, ti: str, krn: int, kt: int,
+                   base_date: int, ea: str) -> bytes:
+    """The KDF-HMAC-SHA-256 input of DKGA04: label, 0x00, context, decoder key length.
+
+    label   = 04 | 02 "04" | 02 BD | 02 EA | 02 TI
+    context = 04 | 06 SGC | 01 KT | 01 KRN | 12 MeterPAN   (each field length-prefixed ASCII)
+    then the decoder key length in bits as 4 big-endian bytes (64 for EA07/09, 128 for EA11).
+    """
+    meter = _meter(pan)
+    code = normalise_ea(ea)
     bd = f"{check_base_date(base_date) % 100:02d}"
-    bits = 128 if ea == "11" else 64
+    bits = 128 if code == "11" else 64
 
     def field(text: str) -> bytes:
         return bytes([len(text)]) + text.encode("ascii")
 
-    label = b"\x04" + field("04") + field(bd) + field(ea) + field(check_ti(ti))
+    label = b"\x04" + field("04") + field(bd) + field(code) + field(check_ti(ti))
     context = (b"\x04" + field(check_sgc(sgc)) + field(f"{check_kt(kt):X}")
                + field(str(check_krn(krn))) + field(meter.digits))
     return label + b"\x00" + context + bits.to_bytes(4, "big")
 
 
-def dkga04(vending_key: bytes, pan: str, sgc: str, ti: str, krn: int, kt: int,
+def dkga04(vending_key: bytes, pan: str | MeterPAN, sgc: str, ti: str, krn: int, kt: int,
            base_date: int, ea: str) -> bytes:
-    """DKGA04 (2018): HMAC-SHA-256 keyed with the 160-bit vending key; the decoder key is the
-    first 8 bytes (EA07) or 16 bytes (EA11) of the MAC."""
-    if len(vending_key) != 20:
-        raise KeyFormatError(
-            f"DKGA04 needs a 160-bit vending key (40 hex digits), got {len(vending_key) * 8} bits"
-        )
+    """DKGA04 (2018): HMAC-SHA-256 keyed with the 160-bit vending key over
+    `dkga04_message`; the decoder key is the first 8 bytes (EA07/EA09) or 16 bytes (EA11)."""
+    vk = _vending_key(vending_key, 20, "04")
     msg = dkga04_message(pan, sgc, ti, krn, kt, base_date, ea)
-    mac = hmac.new(vending_key, msg, hashlib.sha256).digest()
+    mac = hmac.digest(vk, msg, hashlib.sha256)
     return mac[: 16 if normalise_ea(ea) == "11" else 8]
 
 
-def derive_decoder_key(*, dkga: str, vending_key: bytes, pan: str, sgc: str, ti: str, krn: int,
-                       kt: int, base_date: int = 1993, ea: str = "07") -> bytes:
-    """The meter's decoder key from the vending key, by DKGA02 or DKGA04."""
-    code = f"{int(dkga):02d}" if str(dkga).isdigit() else str(dkga)
+def derive_decoder_key(*, dkga: str, vending_key: bytes, pan: str | MeterPAN, sgc: str,
+                       ti: str, krn: int, kt: int, base_date: int = 1993,
+                       ea: str = "07") -> bytes:
+    """The meter's decoder key from the vending key, by DKGA02 or DKGA04 (8 or 16 bytes)."""
+    text = str(dkga).strip()
+    code = f"{int(text):02d}" if text.isascii() and text.isdigit() else text
     if code == "02":
         if normalise_ea(ea) == "11":
-            raise KeyFormatError("DKGA02 makes 64-bit keys; EA11 (MISTY1) needs DKGA04")
-        check_base_date(base_date)
+            raise KeyFormatError("DKGA02 makes 64-bit decoder keys; EA11 (MISTY1) needs a "
+                                 "128-bit key from DKGA04")
+        check_base_date(base_date)  # not an input of DKGA02, but still must be valid
         return dkga02(vending_key, pan, sgc, ti, krn, kt)
     if code == "04":
         return dkga04(vending_key, pan, sgc, ti, krn, kt, base_date, ea)
     if code in ("01", "03"):
         raise KeyFormatError(
-            f"DKGA{code} is not supported: DKGA01's cipher step is not public and "
-            "IEC 62055-41:2018 withdrew DKGA03; use DKGA02 or DKGA04"
+            f"DKGA{code} is not supported: DKGA01's cipher step is not public (legacy meters "
+            "only) and IEC 62055-41:2018 withdrew DKGA03's triple DES; use DKGA02 or DKGA04"
         )
     raise KeyFormatError(f"unknown decoder key generation algorithm DKGA{dkga!s} "
                          "(supported: 02, 04)")

@@ -3,7 +3,8 @@
 IEC 62055-41:2018 added EA11 for 128-bit decoder keys (DKGA04). The token's 64-bit data
 block is enciphered as 8 big-endian bytes with the 16-byte decoder key. MISTY1 is in neither
 pycryptodome nor `cryptography`, so it is written here from the RFC; the S-boxes are the
-RFC's tables. The key schedule is expanded once per `Misty1` object.
+RFC's tables. The key schedule is expanded once per `Misty1` object (and cached per key for
+the int helpers), and FI runs as two 65536-entry table lookups around its key XOR.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ S9: tuple[int, ...] = (
 )
 
 
-def _fi(fi_in: int, fi_key: int) -> int:
+def _fi_plain(fi_in: int, fi_key: int) -> int:
+    """The FI function of RFC 2994, step by step (for the key schedule)."""
     d9 = fi_in >> 7
     d7 = fi_in & 0x7F
     d9 = S9[d9] ^ d7
@@ -70,89 +72,124 @@ def _fi(fi_in: int, fi_key: int) -> int:
     return (d7 << 9) | d9
 
 
+@lru_cache(maxsize=1)
+def _fi_tables() -> tuple[list[int], list[int]]:
+    """(IN, OUT) with FI(x, k) == OUT[IN[x] ^ k] for every 16-bit x and k.
+
+    FI's key enters as one 16-bit XOR (KIij1 on the 7-bit half, KIij2 on the 9-bit half)
+    between two key-free halves, so each half is one 65536-entry table and FI is two
+    lookups. Built on first use (about 60 ms).
+    """
+    inp = []
+    for x in range(1 << 16):
+        d9 = S9[x >> 7] ^ (x & 0x7F)
+        d7 = (S7[x & 0x7F] ^ d9) & 0x7F
+        inp.append((d7 << 9) | d9)
+    out = []
+    for y in range(1 << 16):
+        d7 = y >> 9
+        out.append((d7 << 9) | (S9[y & 0x1FF] ^ d7))
+    return inp, out
+
+
+_FoKeys = tuple[int, int, int, int, int, int, int]
+
+
+def _fo(x: int, keys: _FoKeys, fin: list[int], fout: list[int]) -> int:
+    """FO of RFC 2994 with the round's (KO1, KO2, KO3, KO4, KI1, KI2, KI3)."""
+    ko1, ko2, ko3, ko4, ki1, ki2, ki3 = keys
+    t1 = x & 0xFFFF
+    t0 = fout[fin[(x >> 16) ^ ko1] ^ ki1] ^ t1
+    t1 = fout[fin[t1 ^ ko2] ^ ki2] ^ t0
+    t0 = fout[fin[t0 ^ ko3] ^ ki3] ^ t1
+    return ((t1 ^ ko4) << 16) | t0
+
+
+def _fl(x: int, keys: tuple[int, int]) -> int:
+    """FL of RFC 2994 with the layer's (AND key, OR key)."""
+    hi = x >> 16
+    lo = (x & 0xFFFF) ^ (hi & keys[0])
+    return ((hi ^ (lo | keys[1])) << 16) | lo
+
+
+def _fl_inv(x: int, keys: tuple[int, int]) -> int:
+    """FL^-1 of RFC 2994 with the layer's (AND key, OR key)."""
+    lo = x & 0xFFFF
+    hi = (x >> 16) ^ (lo | keys[1])
+    return (hi << 16) | (lo ^ (hi & keys[0]))
+
+
 class Misty1:
-    """One MISTY1 key: 8 rounds of FO with FL/FL^-1 layers every two rounds."""
+    """One MISTY1 key, expanded once: 8 rounds of FO with FL / FL^-1 layers every two.
+
+    `encrypt_block` / `decrypt_block` take and give 8 bytes; `encrypt_int` / `decrypt_int`
+    the same block as a big-endian 64-bit int (what the token engine uses).
+    """
 
     def __init__(self, key: bytes) -> None:
+        if not isinstance(key, (bytes, bytearray)):
+            raise TypeError(f"a MISTY1 (EA11) key is 16 bytes, got {type(key).__name__}")
         if len(key) != 16:
-            raise ValueError(f"MISTY1 needs a 16-byte key, got {len(key)} bytes")
-        ek = [int.from_bytes(key[2 * i : 2 * i + 2], "big") for i in range(8)]
-        ek += [_fi(ek[i], ek[(i + 1) % 8]) for i in range(8)]
-        self._ek = tuple(ek)
-
-    def _fo(self, fo_in: int, k: int) -> int:
-        ek = self._ek
-        t0 = fo_in >> 16
-        t1 = fo_in & 0xFFFF
-        t0 ^= ek[k]
-        t0 = _fi(t0, ek[(k + 5) % 8 + 8])
-        t0 ^= t1
-        t1 ^= ek[(k + 2) % 8]
-        t1 = _fi(t1, ek[(k + 1) % 8 + 8])
-        t1 ^= t0
-        t0 ^= ek[(k + 7) % 8]
-        t0 = _fi(t0, ek[(k + 3) % 8 + 8])
-        t0 ^= t1
-        t1 ^= ek[(k + 4) % 8]
-        return (t1 << 16) | t0
-
-    def _fl(self, fl_in: int, k: int) -> int:
-        ek = self._ek
-        d0 = fl_in >> 16
-        d1 = fl_in & 0xFFFF
-        if k % 2 == 0:
-            d1 ^= d0 & ek[k // 2]
-            d0 ^= d1 | ek[(k // 2 + 6) % 8 + 8]
-        else:
-            d1 ^= d0 & ek[((k - 1) // 2 + 2) % 8 + 8]
-            d0 ^= d1 | ek[((k - 1) // 2 + 4) % 8]
-        return (d0 << 16) | d1
-
-    def _flinv(self, fl_in: int, k: int) -> int:
-        ek = self._ek
-        d0 = fl_in >> 16
-        d1 = fl_in & 0xFFFF
-        if k % 2 == 0:
-            d0 ^= d1 | ek[(k // 2 + 6) % 8 + 8]
-            d1 ^= d0 & ek[k // 2]
-        else:
-            d0 ^= d1 | ek[((k - 1) // 2 + 4) % 8]
-            d1 ^= d0 & ek[((k - 1) // 2 + 2) % 8 + 8]
-        return (d0 << 16) | d1
+            raise ValueError(f"a MISTY1 (EA11) key is 16 bytes, got {len(key)}")
+        k = [int.from_bytes(key[2 * i : 2 * i + 2], "big") for i in range(8)]
+        ek = k + [_fi_plain(k[i], k[(i + 1) % 8]) for i in range(8)]
+        # FO round i: KOi1..KOi4, KIi1..KIi3 (RFC 2994 2.4).
+        self._fo: tuple[_FoKeys, ...] = tuple(
+            (ek[i], ek[(i + 2) % 8], ek[(i + 7) % 8], ek[(i + 4) % 8],
+             ek[(i + 5) % 8 + 8], ek[(i + 1) % 8 + 8], ek[(i + 3) % 8 + 8])
+            for i in range(8)
+        )
+        # FL layer i: (KLi1, KLi2) as used in "d1 ^= d0 & KLi1; d0 ^= d1 | KLi2".
+        self._fl: tuple[tuple[int, int], ...] = tuple(
+            (ek[i // 2], ek[(i // 2 + 6) % 8 + 8]) if i % 2 == 0
+            else (ek[((i - 1) // 2 + 2) % 8 + 8], ek[((i - 1) // 2 + 4) % 8])
+            for i in range(10)
+        )
 
     def encrypt_int(self, block: int) -> int:
         """Encipher a 64-bit block given as an int (big-endian byte order)."""
+        if not 0 <= block <= _MASK64:
+            raise ValueError(f"a MISTY1 block is a 64-bit unsigned value, got {block:#x}")
+        fin, fout = _fi_tables()
+        fo, fl = self._fo, self._fl
         d0 = block >> 32
         d1 = block & 0xFFFFFFFF
         for r in (0, 2, 4, 6):
-            d0 = self._fl(d0, r)
-            d1 = self._fl(d1, r + 1)
-            d1 ^= self._fo(d0, r)
-            d0 ^= self._fo(d1, r + 1)
-        d0 = self._fl(d0, 8)
-        d1 = self._fl(d1, 9)
-        return (d1 << 32) | d0
+            d0 = _fl(d0, fl[r])
+            d1 = _fl(d1, fl[r + 1]) ^ _fo(d0, fo[r], fin, fout)
+            d0 ^= _fo(d1, fo[r + 1], fin, fout)
+        return (_fl(d1, fl[9]) << 32) | _fl(d0, fl[8])
 
     def decrypt_int(self, block: int) -> int:
         """Decipher a 64-bit block given as an int (big-endian byte order)."""
-        d1 = block >> 32
-        d0 = block & 0xFFFFFFFF
-        d0 = self._flinv(d0, 8)
-        d1 = self._flinv(d1, 9)
+        if not 0 <= block <= _MASK64:
+            raise ValueError(f"a MISTY1 block is a 64-bit unsigned value, got {block:#x}")
+        fin, fout = _fi_tables()
+        fo, fl = self._fo, self._fl
+        d0 = _fl_inv(block & 0xFFFFFFFF, fl[8])
+        d1 = _fl_inv(block >> 32, fl[9])
         for r in (6, 4, 2, 0):
-            d0 ^= self._fo(d1, r + 1)
-            d1 ^= self._fo(d0, r)
-            d0 = self._flinv(d0, r)
-            d1 = self._flinv(d1, r + 1)
+            d0 ^= _fo(d1, fo[r + 1], fin, fout)
+            d1 = _fl_inv(d1 ^ _fo(d0, fo[r], fin, fout), fl[r + 1])
+            d0 = _fl_inv(d0, fl[r])
         return (d0 << 32) | d1
 
     def encrypt_block(self, data: bytes) -> bytes:
         """Encipher 8 bytes."""
-        return self.encrypt_int(int.from_bytes(data, "big")).to_bytes(8, "big")
+        return self.encrypt_int(_block_int(data)).to_bytes(8, "big")
 
     def decrypt_block(self, data: bytes) -> bytes:
         """Decipher 8 bytes."""
-        return self.decrypt_int(int.from_bytes(data, "big")).to_bytes(8, "big")
+        return self.decrypt_int(_block_int(data)).to_bytes(8, "big")
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _block_int(data: bytes) -> int:
+    if len(data) != 8:
+        raise ValueError(f"a MISTY1 block is 8 bytes, got {len(data)}")
+    return int.from_bytes(data, "big")
 
 
 @lru_cache(maxsize=256)

@@ -1,13 +1,20 @@
 """The Standard Transfer Algorithm (STA), STS encryption algorithm EA07 (IEC 62055-41 6.5.4).
 
 A key alignment (one's complement, rotate right 12) and 16 rounds of nibble substitution,
-bit permutation and a one-bit key rotation. The key bits only *select* which of two
-substitution tables each nibble goes through. Bits are numbered from the LSB (7.3.3.2).
+bit permutation and a one-bit left rotation of the key. The key bits only *select* which of
+two substitution tables each nibble goes through: the table of nibble n in a round is S2
+when bit 4n+3 of the round key is 1, else S1. Bits are numbered from the LSB (7.3.3.2).
 
-Speed matters (a vending run makes tens of thousands of tokens a second), so the round is
-done with byte-wide tables: for every byte position and each of the four table selections
-of its two nibbles, a 256-entry table gives the byte substituted *and* permuted into place,
-so a round is eight lookups OR-ed together. The per-key round schedule is cached.
+Speed matters (the rig vends and decodes tens of thousands of tokens a second), so a round
+is done with byte-wide tables: for each of the 8 byte positions and each of the 4 table
+selections of its two nibbles, a 256-entry table gives that byte substituted *and* permuted
+into place. A round is then 8 lookups OR-ed together. The 16 per-round selections of a key
+are turned into lists of those tables once per key and cached.
+
+Decryption undoes a round as inverse permutation, then inverse substitution. A byte table
+can only do "local, then global", so decryption runs an inverse permutation alone, then 15
+fused steps (inverse substitution of round r, inverse permutation of round r-1), then the
+inverse substitution of round 0 alone: 17 steps of the same shape as encryption's 16.
 """
 
 from __future__ import annotations
@@ -19,18 +26,27 @@ __all__ = ["REAL", "SAMPLE", "StaTables", "sta_decrypt", "sta_encrypt"]
 
 MASK64 = (1 << 64) - 1
 
+_Table = list[int]  # 256 entries, 64-bit values
+_Step = tuple[_Table, _Table, _Table, _Table, _Table, _Table, _Table, _Table]
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)  # eq=False: hashed by identity, cheap as a cache key
 class StaTables:
-    """The two substitution tables and the permutation (P[i] = destination of bit i)."""
+    """The two substitution tables and the permutation (p[i] = destination of bit i)."""
 
     name: str
     s1: tuple[int, ...]
     s2: tuple[int, ...]
     p: tuple[int, ...]
 
+    def __post_init__(self) -> None:
+        for label, table, size in (("s1", self.s1, 16), ("s2", self.s2, 16), ("p", self.p, 64)):
+            if sorted(table) != list(range(size)):
+                raise ValueError(f"STA table {self.name}.{label} is not a permutation of "
+                                 f"0..{size - 1}")
 
-# The real tables (STS Association; identical in three independent code bases, §7.1).
+
+# The real tables (STS Association; identical in three independent code bases, NOTES §7.1).
 REAL = StaTables(
     "real",
     (14, 10, 7, 9, 12, 3, 2, 5, 13, 0, 15, 1, 4, 8, 6, 11),
@@ -51,6 +67,8 @@ SAMPLE = StaTables(
      0, 45, 37, 43, 44, 6, 59, 4, 7, 35, 56, 50, 13, 18, 32, 47, 46, 63, 20, 8),
 )
 
+_BY_NAME = {"real": REAL, "sample": SAMPLE}
+
 
 def _rotl(x: int, n: int) -> int:
     n %= 64
@@ -64,19 +82,19 @@ def _inverse(table: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(inv)
 
 
-def _sub_tables(lo: tuple[int, ...], hi: tuple[int, ...]) -> list[list[int]]:
-    """sub[combo][byte]: both nibbles substituted; combo bit 0 selects the low nibble's
-    table (0 -> lo, 1 -> hi), combo bit 1 the high nibble's."""
-    tables = []
+def _sub_bytes(lo: tuple[int, ...], hi: tuple[int, ...]) -> list[list[int]]:
+    """sub[combo][byte]: both nibbles of a byte substituted. Bit 0 of `combo` picks the low
+    nibble's table (0 -> lo, 1 -> hi), bit 1 the high nibble's."""
+    out = []
     for combo in range(4):
         t_low = hi if combo & 1 else lo
         t_high = hi if combo & 2 else lo
-        tables.append([t_low[b & 15] | (t_high[b >> 4] << 4) for b in range(256)])
-    return tables
+        out.append([t_low[b & 15] | (t_high[b >> 4] << 4) for b in range(256)])
+    return out
 
 
-def _perm_tables(dest: tuple[int, ...]) -> list[list[int]]:
-    """perm[j][byte]: the byte at position j with each bit moved to dest[bit]."""
+def _perm_bytes(dest: tuple[int, ...]) -> list[list[int]]:
+    """perm[j][byte]: the byte found at byte position j, each bit moved to dest[bit]."""
     out = []
     for j in range(8):
         row = []
@@ -92,78 +110,93 @@ def _perm_tables(dest: tuple[int, ...]) -> list[list[int]]:
 
 @dataclass(frozen=True)
 class _Compiled:
-    enc: tuple[tuple[tuple[int, ...], ...], ...]  # enc[combo][j] -> table (sub then perm)
-    dec: tuple[tuple[tuple[int, ...], ...], ...]  # dec[combo][j] -> table (inv sub then inv perm)
-    inv_perm: tuple[tuple[int, ...], ...]  # inv_perm[j] -> table
-    inv_sub: tuple[tuple[int, ...], ...]  # inv_sub[combo] -> byte table
+    """Byte tables of one table set, indexed [combo][byte position][byte value]."""
+
+    enc: list[list[_Table]]  # substitute, then permute
+    dec: list[list[_Table]]  # inverse-substitute, then inverse-permute
+    inv_perm: list[_Table]  # [byte position][byte value]
+    inv_sub: list[list[_Table]]  # inverse-substitute only, result shifted into place
 
 
 @lru_cache(maxsize=4)
 def _compile(tables: StaTables) -> _Compiled:
-    sub = _sub_tables(tables.s1, tables.s2)
-    perm = _perm_tables(tables.p)
-    inv_sub = _sub_tables(_inverse(tables.s1), _inverse(tables.s2))
-    inv_perm = _perm_tables(_inverse(tables.p))
-    enc = tuple(
-        tuple(tuple(perm[j][sub[c][b]] for b in range(256)) for j in range(8)) for c in range(4)
-    )
-    dec = tuple(
-        tuple(tuple(inv_perm[j][inv_sub[c][b]] for b in range(256)) for j in range(8))
-        for c in range(4)
-    )
-    return _Compiled(enc, dec, tuple(tuple(r) for r in inv_perm), tuple(tuple(r) for r in inv_sub))
+    sub = _sub_bytes(tables.s1, tables.s2)
+    inv_sub = _sub_bytes(_inverse(tables.s1), _inverse(tables.s2))
+    perm = _perm_bytes(tables.p)
+    inv_perm = _perm_bytes(_inverse(tables.p))
+    enc = [[[perm[j][sub[c][b]] for b in range(256)] for j in range(8)] for c in range(4)]
+    dec = [[[inv_perm[j][inv_sub[c][b]] for b in range(256)] for j in range(8)]
+           for c in range(4)]
+    placed = [[[inv_sub[c][b] << (8 * j) for b in range(256)] for j in range(8)]
+              for c in range(4)]
+    return _Compiled(enc, dec, inv_perm, placed)
 
 
-def _combos(k: int) -> tuple[int, ...]:
-    """Table selection of each byte position for round key k (bits 8j+3 and 8j+7)."""
-    return tuple(((k >> (8 * j + 3)) & 1) | (((k >> (8 * j + 7)) & 1) << 1) for j in range(8))
-
-
-@lru_cache(maxsize=1024)
-def _schedule(key: int, tables: StaTables) -> tuple[tuple, tuple, tuple]:
-    """Per-round lookup tables for one key: (encrypt rounds, decrypt rounds, final inv-sub)."""
-    comp = _compile(tables)
-    aligned = _rotl(~key & MASK64, 64 - 12)  # one's complement, rotate right 12
-    combos = [_combos(_rotl(aligned, r)) for r in range(16)]
-    enc = tuple(tuple(comp.enc[c[j]][j] for j in range(8)) for c in combos)
-    # decryption runs rounds 15..0: inverse permutation, then inverse substitution with the
-    # round's selection. Rounds 15..1 fuse "inv sub of round r" with "inv perm of round r-1".
-    dec = tuple(tuple(comp.dec[combos[r][j]][j] for j in range(8)) for r in range(15, 0, -1))
-    last = tuple(comp.inv_sub[combos[0][j]] for j in range(8))
-    return enc, dec, last
+def _selections(k: int) -> list[int]:
+    """Table selection (combo) of each byte position for round key k: bits 8j+3, 8j+7."""
+    return [((k >> (8 * j + 3)) & 1) | (((k >> (8 * j + 7)) & 1) << 1) for j in range(8)]
 
 
 def _key_int(key: bytes | int) -> int:
-    if isinstance(key, int):
+    if isinstance(key, int) and not isinstance(key, bool):
         if not 0 <= key <= MASK64:
-            raise ValueError("an STA key is a 64-bit value")
+            raise ValueError("an STA (EA07) key is a 64-bit value")
         return key
+    if not isinstance(key, (bytes, bytearray)):
+        raise TypeError(f"an STA (EA07) key is 8 bytes or an int, got {type(key).__name__}")
     if len(key) != 8:
         raise ValueError(f"an STA (EA07) key is 8 bytes, got {len(key)}")
     return int.from_bytes(key, "big")
 
 
-def sta_encrypt(key: bytes | int, block: int, tables: StaTables = REAL) -> int:
-    """Encipher a 64-bit block with a 64-bit decoder key (EA07)."""
-    rounds = _schedule(_key_int(key), tables)[0]
-    x = block
-    for t0, t1, t2, t3, t4, t5, t6, t7 in rounds:
-        x = (t0[x & 255] | t1[(x >> 8) & 255] | t2[(x >> 16) & 255] | t3[(x >> 24) & 255]
-             | t4[(x >> 32) & 255] | t5[(x >> 40) & 255] | t6[(x >> 48) & 255] | t7[x >> 56])
+@lru_cache(maxsize=1024)
+def _schedule(key: bytes | int, tables: StaTables) -> tuple[tuple[_Step, ...], tuple[_Step, ...]]:
+    """The per-step lookup tables of one key: (16 encrypt steps, 17 decrypt steps)."""
+    comp = _compile(tables)
+    aligned = _rotl(~_key_int(key) & MASK64, 64 - 12)  # one's complement, rotate right 12
+    sel = [_selections(_rotl(aligned, r)) for r in range(16)]
+    enc = tuple(tuple(comp.enc[sel[r][j]][j] for j in range(8)) for r in range(16))
+    dec = [tuple(comp.inv_perm)]
+    dec += [tuple(comp.dec[sel[r][j]][j] for j in range(8)) for r in range(15, 0, -1)]
+    dec.append(tuple(comp.inv_sub[sel[0][j]][j] for j in range(8)))
+    return enc, tuple(dec)  # type: ignore[return-value]
+
+
+def _tables(tables: StaTables | str) -> StaTables:
+    if isinstance(tables, StaTables):
+        return tables
+    try:
+        return _BY_NAME[str(tables).lower()]
+    except KeyError:
+        raise ValueError(f"unknown STA table set {tables!r}: use 'real' or 'sample'") from None
+
+
+def _run(steps: tuple[_Step, ...], x: int) -> int:
+    if not 0 <= x <= MASK64:
+        raise ValueError(f"an STA data block is a 64-bit unsigned value, got {x:#x}")
+    for t0, t1, t2, t3, t4, t5, t6, t7 in steps:
+        b0, b1, b2, b3, b4, b5, b6, b7 = x.to_bytes(8, "little")
+        x = t0[b0] | t1[b1] | t2[b2] | t3[b3] | t4[b4] | t5[b5] | t6[b6] | t7[b7]
     return x
 
 
-def sta_decrypt(key: bytes | int, block: int, tables: StaTables = REAL) -> int:
-    """Decipher a 64-bit block with a 64-bit decoder key (EA07)."""
-    _, rounds, last = _schedule(_key_int(key), tables)
-    p = _compile(tables).inv_perm
-    x = block
-    x = (p[0][x & 255] | p[1][(x >> 8) & 255] | p[2][(x >> 16) & 255] | p[3][(x >> 24) & 255]
-         | p[4][(x >> 32) & 255] | p[5][(x >> 40) & 255] | p[6][(x >> 48) & 255] | p[7][x >> 56])
-    for t0, t1, t2, t3, t4, t5, t6, t7 in rounds:
-        x = (t0[x & 255] | t1[(x >> 8) & 255] | t2[(x >> 16) & 255] | t3[(x >> 24) & 255]
-             | t4[(x >> 32) & 255] | t5[(x >> 40) & 255] | t6[(x >> 48) & 255] | t7[x >> 56])
-    out = 0
-    for j in range(8):
-        out |= last[j][(x >> (8 * j)) & 255] << (8 * j)
-    return out
+def sta_encrypt(key: bytes | int, block: int, tables: StaTables | str = REAL) -> int:
+    """Encipher a 64-bit block with a 64-bit decoder key (EA07).
+
+    `tables` is REAL (the default, what meters use) or SAMPLE (the standard's worked example
+    only); the names "real" / "sample" are accepted too.
+    """
+    if tables is not REAL:
+        tables = _tables(tables)
+    if type(key) is bytearray:
+        key = bytes(key)  # the schedule cache needs a hashable key
+    return _run(_schedule(key, tables)[0], block)
+
+
+def sta_decrypt(key: bytes | int, block: int, tables: StaTables | str = REAL) -> int:
+    """Decipher a 64-bit block with a 64-bit decoder key (EA07); inverse of `sta_encrypt`."""
+    if tables is not REAL:
+        tables = _tables(tables)
+    if type(key) is bytearray:
+        key = bytes(key)
+    return _run(_schedule(key, tables)[1], block)

@@ -1,0 +1,118 @@
+"""Credit tokens (IEC 62055-41 class 0): accepted, credited exactly, refused when they must be."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+ACCEPT = "IEC 62055-41:2014 8.2 TransferCredit accepted"
+TID_RULES = "IEC 62055-41:2014 7.3.7 TID validation"
+
+
+def credited(dut, token):
+    before = dut.credit()
+    result = dut.enter(token)
+    return result, dut.credit() - before
+
+
+@pytest.mark.clause(ACCEPT, "IEC 62055-41:2014 6.3.6.2 TransferAmount rounding",
+                    "SPLN D3.009-1:2010 token entry (BENAR)")
+@pytest.mark.faults("credit-rounding")
+def test_credit_added_exactly(dut, vendor, record):
+    token = vendor.credit("12.3")
+    result, added = credited(dut, token)
+    record("outcome", result.outcome, nominal="ACCEPT")
+    record("display", result.display, nominal="BENAR")
+    amount = Decimal(token.fields["amount"])
+    record("credit added", float(added), "kWh", float(amount) - 0.0005, float(amount) + 0.0005)
+
+
+@pytest.mark.clause(ACCEPT, "IEC 62055-41:2014 6.3.6.2 TransferAmount rounding")
+@pytest.mark.faults("credit-rounding")
+def test_amount_rounded_in_favour_of_customer(dut, vendor, record):
+    # 163.85 kWh is not a multiple of the 0.1 kWh unit: the vendor rounds up in favour of
+    # the customer to 163.9, and the meter must credit exactly the encoded amount.
+    dut.enter(vendor.clear_credit(0))
+    token = vendor.credit("163.85")
+    encoded = Decimal(token.fields["amount"])
+    record("encoded amount", float(encoded), "kWh", nominal=163.9)
+    result, added = credited(dut, token)
+    record("outcome", result.outcome, nominal="ACCEPT")
+    record("credit added", float(added), "kWh", float(encoded) - 0.0005, float(encoded) + 0.0005)
+
+
+@pytest.mark.clause(TID_RULES + " (UsedError)", "SPLN D3.009-1:2010 token entry (USED)")
+@pytest.mark.faults("accept-used")
+def test_used_token_refused(dut, vendor, record):
+    token = vendor.credit("1.0")
+    first, _ = credited(dut, token)
+    record("first entry", first.outcome, nominal="ACCEPT")
+    again, added = credited(dut, token)
+    record("second entry", again.outcome, nominal="USED")
+    record("display", again.display, nominal="USED")
+    record("credit added by the replay", float(added), "kWh", -0.0005, 0.0005)
+
+
+@pytest.mark.clause(TID_RULES + " (OldError)", "SPLN D3.009-1:2010 token entry (USANG)",
+                    "declared: tokens.tid_store_depth")
+@pytest.mark.faults("ignore-old")
+def test_tid_store_depth_and_old_token(dut, vendor, profile, record):
+    depth = profile.tokens.tid_store_depth
+    oldest = vendor.credit("0.1")
+    record("oldest token", dut.enter(oldest).outcome, nominal="ACCEPT")
+    never_used = vendor.credit("0.1")  # vended now, entered after `depth` newer ones
+    for _ in range(depth):
+        assert dut.enter(vendor.credit("0.1")).outcome == "ACCEPT"
+    replay, added = credited(dut, oldest)
+    record(f"oldest token after {depth} newer ones", replay.outcome, nominal="OLD")
+    record("display", replay.display, nominal="USANG")
+    late, added2 = credited(dut, never_used)
+    record("unused token older than the whole store", late.outcome, nominal="OLD")
+    record("credit added by refused tokens", float(added + added2), "kWh", -0.0005, 0.0005)
+
+
+@pytest.mark.clause("IEC 62055-41:2014 7.3.6 authentication (CRCError)",
+                    "SPLN D3.009-1:2010 token entry (GAGAL)")
+def test_wrong_meter_and_mistyped_tokens_refused(dut, vendor, record):
+    other_pan = "600727000000000009"
+    other = vendor.with_key(vendor.derive(pan=other_pan), pan=other_pan)
+    wrong, added = credited(dut, other.credit("5"))
+    record("token for another meter", wrong.outcome, nominal="CRC_ERROR")
+    record("display", wrong.display, nominal="GAGAL")
+    good = vendor.credit("5").digits
+    typo = good[:7] + str((int(good[7]) + 1) % 10) + good[8:]
+    mistyped, added2 = credited(dut, typo)
+    record("mistyped token", mistyped.outcome, low=None, nominal=None)
+    record("mistyped token refused", int(mistyped.outcome != "ACCEPT"), nominal=1)
+    record("credit added by refused tokens", float(added + added2), "kWh", -0.0005, 0.0005)
+
+
+@pytest.mark.clause("SPLN D3.009-1:2010 maximum credit (OVER)", "declared: tokens.max_credit_kwh")
+def test_overflow_refused(dut, vendor, profile, record):
+    room = Decimal(str(profile.tokens.max_credit_kwh)) - dut.credit()
+    token = vendor.credit(str((room + 10).quantize(Decimal("0.1"))))
+    result, added = credited(dut, token)
+    record("outcome", result.outcome, nominal="OVERFLOW")
+    record("display", result.display, nominal="OVER")
+    record("credit added", float(added), "kWh", -0.0005, 0.0005)
+
+
+@pytest.mark.clause(TID_RULES + " several tokens in one minute",
+                    "IEC 62055-41:2014 6.3.5 TokenIdentifier")
+def test_several_tokens_in_one_minute(dut, vendor, record):
+    minute = datetime.now().replace(second=0, microsecond=0) + timedelta(minutes=2)
+    tokens = [vendor.credit("0.5", at=minute) for _ in range(3)]
+    tids = [t.fields["tid"] for t in tokens]
+    record("TIDs strictly increasing", int(tids == sorted(set(tids))), nominal=1)
+    for i, token in enumerate(tokens):
+        record(f"token {i + 1} of the minute", dut.enter(token).outcome, nominal="ACCEPT")
+
+
+@pytest.mark.clause("IEC 62055-41:2014 8.2 credit subclasses", "declared: tokens.credit_subclasses")
+def test_unsupported_subclass_refused(dut, vendor, profile, record):
+    unsupported = [s for s in range(4) if s not in profile.tokens.credit_subclasses]
+    if not unsupported:
+        pytest.skip("the meter declares every credit subclass")
+    result, added = credited(dut, vendor.credit("1.0", subclass=unsupported[0]))
+    record(f"subclass {unsupported[0]} token", result.outcome, nominal="FUNCTION_ERROR")
+    record("credit added", float(added), "kWh", -0.0005, 0.0005)
