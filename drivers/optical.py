@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import termios
 import time
 from typing import Any
 
@@ -85,8 +86,15 @@ class OpticalPort:
 
     def _set_baud(self, baud: int) -> None:
         # only when it changes: re-applying the same setting fails on some ptys (EINVAL)
-        if self._ser.baudrate != baud:
+        if self._ser.baudrate == baud:
+            return
+        try:
             self._ser.baudrate = baud
+        except (termios.error, serial.SerialException) as exc:
+            # a pseudo-terminal (the emulated bench, a socat bridge) has no line speed, and
+            # Linux sometimes refuses the termios change on one: nothing to switch there
+            if not self.port.startswith("/dev/pts/"):
+                raise OpticalError("baud switch", f"cannot set {baud} baud: {exc}") from None
 
     def _write(self, data: bytes) -> None:
         log.debug("optical <- %r", data)
@@ -99,7 +107,10 @@ class OpticalPort:
         buf = b""
         last = time.monotonic()
         while True:
-            chunk = self._ser.read(max(1, self._ser.in_waiting))
+            try:
+                chunk = self._ser.read(max(1, self._ser.in_waiting))
+            except (serial.SerialException, OSError) as exc:
+                raise NoAnswerError(step, f"the line went away ({exc})", buf) from None
             now = time.monotonic()
             if chunk:
                 buf += chunk

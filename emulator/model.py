@@ -426,6 +426,8 @@ class BenchModel:
             t = self._advance()
             if key == "ENT":
                 self.history.sync_down(t)
+            if self._powered:
+                self._last_key = t  # a key held down keeps the entry alive
             return t
 
     def key_up(self, key: str) -> float:
@@ -638,6 +640,8 @@ class BenchModel:
             ("C.51.1", f"{self.relay.changed_at:.6f}", "s"),
             ("C.51.2", f"{self.relay.commanded_at:.6f}", "s"),
             ("C.51.3", self.relay.reason, ""),
+            ("C.51.4", f"{self.relay.opened_cmd_at:.6f}", "s"),
+            ("C.51.5", f"{self.relay.closed_cmd_at:.6f}", "s"),
             ("C.52.0", st.last_outcome, ""), ("C.52.1", st.last_token or "0" * 20, ""),
             ("C.52.2", str(st.entries), ""),
             ("C.52.3", f"{self._last_entry_at:.6f}", "s"),

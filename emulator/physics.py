@@ -90,6 +90,8 @@ class Relay:
         self.pending: tuple[float, bool, str] | None = None  # (time, close?, reason)
         self.changed_at = t
         self.commanded_at = t
+        self.opened_cmd_at = 0.0  # bench time of the last command to open
+        self.closed_cmd_at = 0.0  # ... and to close
         self.reason = "POWER"
         self._operate_s, self._spread_s = operate_s, spread_s
         self._rng = rng
@@ -111,6 +113,10 @@ class Relay:
             return
         self.pending = (t + self.delay(), close, reason)
         self.commanded_at = t
+        if close:
+            self.closed_cmd_at = t
+        else:
+            self.opened_cmd_at = t
         self.reason = reason
 
     def due(self) -> float | None:

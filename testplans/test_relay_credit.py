@@ -41,7 +41,7 @@ def test_depletion_opens_relay(dut, vendor, load, scope, profile, record, attach
     assert opened
     scope.wait_triggered(timeout_s=5)
     t_edge = scope.trigger_time()
-    t_command = dut.number("C.51.2")
+    t_command = dut.number("C.51.4")
     operate = t_edge - t_command
     record("relay operate time (command to supply gone)", operate, "s", 0.0,
            profile.relay.operate_limit_s)
