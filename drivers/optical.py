@@ -62,6 +62,20 @@ class ModeEError(OpticalError):
     """The meter offers mode E (DLMS/HDLC), which this mode C client does not speak."""
 
 
+def _open_7e1(port: str) -> serial.SerialBase:
+    """300 baud 7E1, as IEC 62056-21 says. A pseudo-terminal carries no framing, and Linux
+    sometimes refuses a 7E1 termios setting on one (EINVAL): there, 8N1 is the same wire."""
+    try:
+        return serial.serial_for_url(port, baudrate=300, bytesize=serial.SEVENBITS,
+                                     parity=serial.PARITY_EVEN, stopbits=serial.STOPBITS_ONE,
+                                     timeout=0.05)
+    except termios.error:
+        if not port.startswith("/dev/pts/"):
+            raise
+        log.debug("%s: 7E1 refused by the pty, using 8N1", port)
+        return serial.serial_for_url(port, baudrate=300, timeout=0.05)
+
+
 class OpticalPort:
     """A meter's optical port (device path or pyserial URL such as rfc2217://host:port)."""
 
@@ -76,10 +90,8 @@ class OpticalPort:
         self.identification: Identification | None = None
         self._in_session = False
         try:
-            self._ser = serial.serial_for_url(port, baudrate=300, bytesize=serial.SEVENBITS,
-                                              parity=serial.PARITY_EVEN,
-                                              stopbits=serial.STOPBITS_ONE, timeout=0.05)
-        except (serial.SerialException, ValueError) as exc:
+            self._ser = _open_7e1(port)
+        except (serial.SerialException, ValueError, termios.error) as exc:
             raise OpticalError("open", f"cannot open {port}: {exc}") from None
 
     # --- bytes --------------------------------------------------------------------------------

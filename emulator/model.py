@@ -107,7 +107,8 @@ class BenchModel:
         self._overload_open = False
         self._overload_reconnect: float | None = None
         self._trip_times: list[float] = []
-        self._credit_disconnected = False
+        # an exhausted meter (relay open for want of credit), even one that came up so
+        self._credit_disconnected = not self.relay.closed
         self._muted = False
         self._tamper_switch = False
         self._powered = self._supply_ok()

@@ -318,7 +318,7 @@ def test_readout_has_every_contract_register_and_never_a_key(bench):
     addresses = [a for a, _, _ in rows]
     expected = (["0.0.0", "C.1.0", "C.1.1", "0.2.0", "0.9.1", "0.9.2", "1.8.0", "32.7.0",
                  "31.7.0", "1.7.0", "14.7.0", "F.F"] + [f"C.50.{i}" for i in range(8)]
-                + [f"C.51.{i}" for i in range(4)] + [f"C.52.{i}" for i in range(4)]
+                + [f"C.51.{i}" for i in range(6)] + [f"C.52.{i}" for i in range(4)]
                 + [f"C.53.{i}" for i in range(6)]
                 + ["C.54.0", "C.55.0", "C.55.1", "C.56.0", "C.57.0", "C.57.1", "C.57.2",
                    "C.58.0", "C.58.1", "C.58.2", "C.59.0", "C.59.1", "C.60.0"])
