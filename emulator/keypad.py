@@ -8,11 +8,10 @@ bench time, so a token typed at --speed 200 takes 1/200 of its real 12 s.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import deque
 
 from emulator.model import BenchModel
-from emulator.pty_port import PtyPort
+from emulator.pty_port import PtyServer
 
 log = logging.getLogger("emulator.keypad")
 
@@ -21,30 +20,18 @@ SYMBOL = {"BS": "<", "ENT": "#"}
 MAX_LINE = 256
 
 
-class KeypadInjectorServer:
+class KeypadInjectorServer(PtyServer):
     """Serves the injector protocol until `stop()`."""
+
+    name = "keypad"
 
     def __init__(self, model: BenchModel, *, serial: str = "EMU0001", firmware: str = "1.0",
                  press_ms: float = 65.0, gap_ms: float = 500.0) -> None:
+        super().__init__()
         self.model = model
-        self.port = PtyPort()
         self.ident = f"STS-RIG,KEYPAD-INJECTOR,{serial},{firmware}"
         self.press_ms, self.gap_ms = press_ms, gap_ms
         self.keys: deque[str] = deque(maxlen=256)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="keypad", daemon=True)
-
-    @property
-    def path(self) -> str:
-        return self.port.path
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.port.close()
 
     def _run(self) -> None:
         buf = b""

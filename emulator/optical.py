@@ -10,11 +10,10 @@ time; the values come from the model at the moment of the request.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from emulator.model import BenchModel
-from emulator.pty_port import PtyPort
+from emulator.pty_port import PtyServer
 
 log = logging.getLogger("emulator.optical")
 
@@ -36,12 +35,14 @@ def data_set(address: str, value: str, unit: str) -> str:
     return f"{address}({value}*{unit})" if unit else f"{address}({value})"
 
 
-class OpticalPortServer:
+class OpticalPortServer(PtyServer):
     """Serves IEC 62056-21 mode C for one BenchModel until `stop()`."""
 
+    name = "optical"
+
     def __init__(self, model: BenchModel) -> None:
+        super().__init__()
         self.model = model
-        self.port = PtyPort()
         ident = model.identity
         self.baud_char = ident.baud_char
         self.identification = f"/{ident.manufacturer_id}{self.baud_char}STS-EMU-{ident.firmware}"
@@ -53,20 +54,6 @@ class OpticalPortServer:
         self._bad_passwords = 0
         self._authorised = False
         self._last_rx = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="optical", daemon=True)
-
-    @property
-    def path(self) -> str:
-        return self.port.path
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.port.close()
 
     # --- link ---------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import contextlib
 import os
 import select
 import termios
+import threading
 import tty
 
 
@@ -54,3 +55,30 @@ class PtyPort:
         for fd in (self.master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class PtyServer:
+    """A device served on its own pty by one thread: subclasses implement `_run`, which
+    loops until `self._stop` is set."""
+
+    name = "pty"
+
+    def __init__(self) -> None:
+        self.port = PtyPort()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+
+    @property
+    def path(self) -> str:
+        return self.port.path
+
+    def _run(self) -> None:  # pragma: no cover - subclasses serve
+        raise TypeError(f"{type(self).__name__} must implement _run")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.port.close()
