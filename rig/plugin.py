@@ -68,6 +68,7 @@ class RigSession:
         self.profile: Any = None
         self.bring_up_error: str | None = None
         self.bring_up_warning: str | None = None
+        self.meter_firmware: str | None = None
         self.stack = ExitStack()
         self.tests: dict[str, dict[str, Any]] = {}
         self.vendor: Any = None
@@ -135,6 +136,10 @@ class RigSession:
                 time.sleep(2.0 / self.bench.speed)
             self.bench.optical.identify()
             self.bench.optical.read("C.1.0")
+            try:
+                self.meter_firmware = self.bench.optical.read("0.2.0").value
+            except OpticalError:
+                self.meter_firmware = None  # not every meter gives its firmware version
         except (NoAnswerError, InstrumentError, OSError) as exc:
             self.bring_up_error = f"meter bring-up failed: {exc}"
         except OpticalError as exc:  # the meter answers, wrongly: the tests will say where
@@ -143,6 +148,8 @@ class RigSession:
 
     def _record_bench(self) -> None:
         identity = self.bench.identity() if self.bench is not None else {}
+        if self.meter_firmware:
+            identity["meter_firmware"] = self.meter_firmware
         if self.results:
             self.results.write("bench", identity=identity, bring_up_error=self.bring_up_error,
                                bring_up_warning=self.bring_up_warning,
@@ -337,6 +344,8 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
     if state is None or not state.active:
         return
     identity = state.bench.identity() if state.bench is not None else {}
+    if state.meter_firmware:
+        identity["meter_firmware"] = state.meter_firmware
     rows = []
     for key, value in identity.items():
         if isinstance(value, dict):

@@ -163,6 +163,11 @@ class ScriptedScpi:
                     return
                 if reply is not None:
                     conn.sendall(reply.encode() + b"\n")
+            try:  # nothing more may come before the client hangs up
+                while chunk := conn.recv(4096):
+                    buf += chunk
+            except OSError:
+                pass
             if buf:
                 self.error = f"unexpected after the script: {buf!r}"
 
@@ -178,7 +183,7 @@ NOERR = ("SYST:ERR?", '0,"No error"')
 def test_source_exchange_and_safe_state():
     inst = ScriptedScpi([("*IDN?", "ACME,AC1,1,1.0"), ("SOUR:VOLT 230.000", None), NOERR,
                          ("OUTP ON", None), NOERR, ("MEAS:VOLT?", "229.9"),
-                         ("OUTP OFF", None), NOERR])
+                         ("OUTP OFF", None), NOERR, ("*RST", None)])
     with AcSource(inst.resource) as source:
         source.voltage = 230
         source.output = True
@@ -190,7 +195,8 @@ def test_chroma_source_uses_its_own_commands():
     from drivers.instruments import Chroma61500
 
     inst = ScriptedScpi([("*IDN?", "Chroma,61604,1,1.0"), (":SOUR:VOLT:AC 230.00", None), NOERR,
-                         (":FETC:POW:AC?", "1000.5"), (":OUTP OFF", None), NOERR])
+                         (":FETC:POW:AC?", "1000.5"), (":OUTP OFF", None), NOERR,
+                         ("*RST", None)])
     with Chroma61500(inst.resource) as source:
         source.voltage = 230
         assert source.measure_power() == 1000.5
@@ -200,19 +206,20 @@ def test_chroma_source_uses_its_own_commands():
 def test_load_scpi_error_is_an_exception_and_load_ends_safe():
     inst = ScriptedScpi([("*IDN?", "ACME,LOAD,1,1.0"), ("CURR 5.0000", None),
                          ("SYST:ERR?", '-222,"Data out of range"'), NOERR,
-                         ("LOAD OFF", None), NOERR])
+                         ("LOAD OFF", None), NOERR,  # safe state on the complaint
+                         ("LOAD OFF", None), NOERR, ("*RST", None)])  # and at close
     with AcLoad(inst.resource) as load, pytest.raises(InstrumentError, match="-222"):
         load.current = 5
     inst.finish()
 
 
 def test_dmm_and_scope_exchange():
-    dmm = ScriptedScpi([("*IDN?", "ACME,DMM,1,1.0"), ("MEAS:VOLT:AC?", "230.1")])
+    dmm = ScriptedScpi([("*IDN?", "ACME,DMM,1,1.0"), ("MEAS:VOLT:AC?", "230.1"), ("*RST", None)])
     with Dmm(dmm.resource) as meter:
         assert meter.measure_voltage_ac() == 230.1
     dmm.finish()
     scope = ScriptedScpi([("*IDN?", "ACME,SCOPE,1,1.0"), (":TER?", "1"),
-                          (":MEAS:DEL? CHAN2,CHAN1", "0.0312")])
+                          (":MEAS:DEL? CHAN2,CHAN1", "0.0312"), ("*RST", None)])
     with Scope(scope.resource) as sc:
         assert sc.triggered()
         assert sc.delay(2, 1) == 0.0312

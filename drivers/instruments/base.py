@@ -79,6 +79,7 @@ class ScpiInstrument:
                  check_errors: bool = True, manager: pyvisa.ResourceManager | None = None) -> None:
         self.resource = resource
         self.check_errors_after = check_errors
+        self._making_safe = False
         self._rm = manager or pyvisa.ResourceManager(backend)
         try:
             self._res = self._rm.open_resource(resource, read_termination="\n",
@@ -113,7 +114,11 @@ class ScpiInstrument:
             raise InstrumentError(f"{self.role} {self.resource}: {command!r} failed: {exc}") \
                 from None
         if self.check_errors_after:
-            self.check_errors(command)
+            try:
+                self.check_errors(command)
+            except InstrumentError:
+                self._make_safe()  # a complaint leaves the instrument harmless, then raises
+                raise
 
     def errors(self) -> list[str]:
         """Empty the error queue; the errors it held."""
@@ -140,12 +145,24 @@ class ScpiInstrument:
     def safe_state(self) -> None:
         """Leave the instrument harmless (outputs off); subclasses say what that means."""
 
-    def close(self) -> None:
-        """Safe state, then close; the safe state is attempted whatever happens."""
+    def _make_safe(self) -> None:
+        if self._making_safe:
+            return
+        self._making_safe = True
         try:
             self.safe_state()
         except InstrumentError as exc:
             log.warning("%s: could not reach its safe state: %s", self.role, exc)
+        finally:
+            self._making_safe = False
+
+    def close(self) -> None:
+        """Safe state and *RST, then close; attempted whatever happens."""
+        try:
+            self._make_safe()
+            self._res.write("*RST")
+        except (VisaIOError, OSError) as exc:
+            log.warning("%s: *RST at close failed: %s", self.role, exc)
         finally:
             self._res.close()
 

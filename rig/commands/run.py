@@ -32,8 +32,8 @@ def build_command(args: argparse.Namespace, extra: list[str], run_dir: Path) -> 
         cmd.append(f"--fault={fault}")
     if args.allow_expired_calibration:
         cmd.append("--allow-expired-calibration")
-    if not any(not a.startswith("-") for a in extra):
-        cmd.append(str(PLANS))
+    if not any(Path(a.split("::")[0]).exists() for a in extra if not a.startswith("-")):
+        cmd.append(str(PLANS))  # no plan file named: the whole plan
     return cmd + extra
 
 
