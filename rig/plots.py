@@ -1,53 +1,73 @@
-"""Plots for the report: the relay edge, and a depletion run. PNG bytes, Agg backend."""
+"""Plots for the report, where a person would rather look than read.
+
+Figures are built with matplotlib's object API (`matplotlib.figure.Figure`, rendered by the
+Agg backend), never through pyplot's global figure list, so they need no display and leave
+no state behind. Each helper returns PNG bytes, ready for `attach_plot(png, title)`.
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 
-def _png(fig: plt.Figure) -> bytes:
+def figure_png(fig: Any, dpi: int = 90) -> bytes:
+    """PNG bytes of a matplotlib figure (Agg), cropped to its content."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()
 
 
-def relay_edge_plot(times: Sequence[float], volts: Sequence[float], *, title: str,
-                    measured_s: float, limit_s: float) -> bytes:
-    """Load voltage around the trigger point, with the measured time in the legend."""
-    fig, ax = plt.subplots(figsize=(7, 3))
-    ax.plot([t * 1000 for t in times], volts, lw=1, label="load voltage (CH1)")
-    ax.axvline(0, color="red", ls="--", label=f"relay edge: {measured_s * 1000:.1f} ms "
-                                              f"(limit {limit_s * 1000:.0f} ms)")
+def relay_edge_plot(times: Sequence[float], volts: Sequence[float], edge_t: float = 0.0,
+                    measured_delay: float | None = None, limit: float | None = None, *,
+                    title: str = "load voltage at the relay edge",
+                    measured_s: float | None = None, limit_s: float | None = None) -> bytes:
+    """The load voltage around the relay edge (times in s, relative to the trigger point),
+    the edge marked, with the measured delay and its limit in the legend."""
+    delay = measured_delay if measured_delay is not None else measured_s
+    limit = limit if limit is not None else limit_s
+    fig = Figure(figsize=(7, 3))
+    ax = fig.add_subplot()
+    ax.plot([t * 1000 for t in times], list(volts), lw=1, label="load voltage (CH1)")
+    label = "relay edge"
+    if delay is not None:
+        label += f": {delay * 1000:.1f} ms"
+        if limit is not None:
+            label += f" (limit {limit * 1000:g} ms)"
+    ax.axvline(edge_t * 1000, color="red", ls="--", label=label)
     ax.set_xlabel("time from trigger (ms)")
     ax.set_ylabel("V")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def depletion_plot(times: Sequence[float], credit: Sequence[float], power: Sequence[float],
-                   *, relay_open_at: float | None = None) -> bytes:
-    """Credit (kWh) and load power (W) against bench time during a depletion run."""
-    fig, ax = plt.subplots(figsize=(7, 3))
-    ax.plot(times, credit, marker=".", color="tab:blue", label="credit (kWh)")
+                   *, relay_open_at: float | None = None,
+                   title: str = "credit depletion under load") -> bytes:
+    """Credit (kWh) and load power (W) against bench time (s) during a depletion run, with
+    the moment the relay opened."""
+    if not len(times) == len(credit) == len(power):
+        raise ValueError(f"depletion_plot: {len(times)} times, {len(credit)} credit values "
+                         f"and {len(power)} power values; they must be as many")
+    fig = Figure(figsize=(7, 3))
+    ax = fig.add_subplot()
+    ax.plot(list(times), list(credit), marker=".", color="tab:blue", label="credit (kWh)")
     ax.set_xlabel("bench time (s)")
     ax.set_ylabel("credit (kWh)")
     ax2 = ax.twinx()
-    ax2.step(times, power, where="post", color="tab:orange", label="load power (W)")
+    ax2.step(list(times), list(power), where="post", color="tab:orange",
+             label="load power (W)")
     ax2.set_ylabel("W")
     if relay_open_at is not None:
         ax.axvline(relay_open_at, color="red", ls="--", label="relay opened")
-    ax.set_title("credit depletion under load")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
-    lines = ax.get_legend_handles_labels()
-    lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper right")
-    return _png(fig)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right")
+    return figure_png(fig)

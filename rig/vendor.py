@@ -1,113 +1,227 @@
 """Token vending for the meter on the bench, as a real vending system does it.
 
-The decoder key is derived from the bench's vending key (resolved from the environment, a
-key file or, for test keys, the bench file) and the meter's key settings; it is held in
-memory only and never printed. TIDs are strictly increasing across the whole run, like a
-vending system's, whichever vendor object made the previous token.
+The vending key comes from the bench file's reference (`env:NAME`, `file:PATH`, or literal
+hex for test keys only); the decoder key is derived from it and the meter's key settings
+with `sts.derive_decoder_key`. Keys live in memory only: no `repr`, message or record shows
+one, and each key is put in the run's keyring so the record and the report can redact it.
+TIDs are strictly increasing across the whole run, whichever vendor object made the
+previous token, as they are from one vending system.
 """
 
 from __future__ import annotations
 
+import os
+import random
+import secrets
+import threading
+from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sts
-from emulator.setup import resolve_secret
-from rig.config import BenchConfig
+from rig.config import BenchConfig, MeterKeys
+from sts.tid import parse_base_date
 
 
-class TidClock:
-    """One source of strictly increasing TIDs shared by every vendor of a run."""
+class VendingKeyError(ValueError):
+    """The bench's vending key cannot be had; the message names the reference, never a key."""
+
+
+def resolve_vending_key(reference: str, *, base: Path | None = None) -> bytes:
+    """The vending key behind `env:NAME`, `file:PATH` (relative to `base`) or literal hex."""
+    ref = str(reference or "").strip()
+    if not ref:
+        raise VendingKeyError("the bench file gives no vending key (meter.keys.vending_key)")
+    if ref.startswith("env:"):
+        name = ref[4:].strip()
+        text = os.environ.get(name)
+        if text is None:
+            raise VendingKeyError(f"vending key: environment variable {name} is not set")
+        where = f"environment variable {name}"
+    elif ref.startswith("file:"):
+        path = Path(ref[5:].strip()).expanduser()
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        try:
+            text = path.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise VendingKeyError(f"vending key: cannot read key file {path}: "
+                                  f"{type(exc).__name__}") from None
+        where = f"key file {path}"
+    else:
+        text, where = ref, "meter.keys.vending_key"
+    hex_text = "".join(text.split())
+    try:
+        key = bytes.fromhex(hex_text)
+    except ValueError:
+        raise VendingKeyError(f"vending key from {where} is not hexadecimal") from None
+    if len(key) not in (8, 16, 24):
+        raise VendingKeyError(f"vending key from {where} has {len(key)} bytes "
+                              "(DKGA02 takes 8 or 16, DKGA04 16 or 24)")
+    return key
+
+
+class TidSequence:
+    """One source of strictly increasing TIDs per base date, shared by a run's vendors."""
 
     def __init__(self) -> None:
-        self.last: dict[int, int] = {}  # base date -> last TID issued
+        self._last: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def last(self, base_date: int) -> int:
+        with self._lock:
+            return self._last.get(base_date, -1)
+
+    def note(self, base_date: int, tid: int) -> None:
+        with self._lock:
+            self._last[base_date] = max(self._last.get(base_date, -1), tid)
 
 
 class BenchVendor:
-    """Makes tokens for one key (the bench meter's by default)."""
+    """Makes tokens under one decoder key (the bench meter's, by default).
 
-    def __init__(self, decoder_key: bytes, *, ea: str, base_date: int, kt: int = 2,
-                 sgc: str | None = None, tids: TidClock | None = None,
-                 pan: str | None = None) -> None:
-        self._key = decoder_key
-        self.ea, self.base_date, self.kt, self.sgc, self.pan = ea, base_date, kt, sgc, pan
-        self.tids = tids or TidClock()
-        self._vendor = sts.Vendor(decoder_key, ea=ea, base_date=base_date, kt=kt, sgc=sgc,
-                                  last_tid=self.tids.last.get(base_date, -1))
+    The methods are those of `sts.Vendor`; `credit` also takes the amount alone
+    (`credit("12.3")`, subclass 0) or the subclass by keyword (`credit("1", subclass=1)`).
+    """
+
+    def __init__(self, decoder_key: bytes, *, ea: str = "07", base_date: int = 1993,
+                 kt: int = 2, sgc: str | None = None, pan: str | None = None,
+                 tids: TidSequence | None = None, keyring: set[bytes] | None = None,
+                 keys: MeterKeys | None = None, vending_key: bytes | None = None) -> None:
+        self._key = bytes(decoder_key)
+        self.ea = ea
+        self.base_date = parse_base_date(base_date)
+        self.kt = kt
+        self.sgc = sgc
+        self.pan = pan
+        self.tids = tids if tids is not None else TidSequence()
+        self.keyring = keyring if keyring is not None else set()
+        self._settings = keys
+        self._vending_key = vending_key
+        self._rng = random.Random(secrets.randbits(64))
+        self.keyring.add(self._key)
+        sts.Vendor(self._key, ea=self.ea, base_date=self.base_date, kt=self.kt)  # checks key
 
     def __repr__(self) -> str:
-        return f"BenchVendor(ea={self.ea!r}, base_date={self.base_date}, pan={self.pan!r})"
+        return (f"BenchVendor(pan={self.pan!r}, ea={self.ea!r}, base_date={self.base_date}, "
+                f"kt={self.kt})")
+
+    # --- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def for_bench(cls, config: BenchConfig, *, tids: TidSequence | None = None,
+                  keyring: set[bytes] | None = None) -> BenchVendor:
+        """The vendor of the meter on the bench, from the bench file's [meter.keys]."""
+        keys = config.meter.keys
+        keyring = keyring if keyring is not None else set()
+        vending_key = resolve_vending_key(keys.vending_key, base=Path(config.path).parent)
+        keyring.add(vending_key)
+        decoder_key = _derive(vending_key, keys, config.meter.pan)
+        return cls(decoder_key, ea=keys.ea, base_date=keys.base_date, kt=keys.kt, sgc=keys.sgc,
+                   pan=config.meter.pan, tids=tids, keyring=keyring, keys=keys,
+                   vending_key=vending_key)
+
+    def _need_vending_key(self) -> tuple[bytes, MeterKeys]:
+        if self._vending_key is None or self._settings is None:
+            raise VendingKeyError("this vendor was made from a decoder key alone: it has no "
+                                  "vending key to derive other keys from")
+        return self._vending_key, self._settings
+
+    def derive(self, **changes: Any) -> bytes:
+        """This meter's decoder key under other settings (krn, ti, sgc, kt, base_date, ea,
+        dkga, pan), from the same vending key."""
+        vending_key, keys = self._need_vending_key()
+        pan = str(changes.pop("pan", self.pan))
+        unknown = set(changes) - {"dkga", "sgc", "ti", "krn", "kt", "base_date", "ea", "ken"}
+        if unknown:
+            raise TypeError(f"derive(): unknown key setting(s) {', '.join(sorted(unknown))}")
+        key = _derive(vending_key, replace(keys, **changes), pan)
+        self.keyring.add(key)
+        return key
+
+    def with_key(self, decoder_key: bytes, *, base_date: int | None = None,
+                 ea: str | None = None, kt: int | None = None, sgc: str | None = None,
+                 pan: str | None = None) -> BenchVendor:
+        """A vendor under another decoder key (an old key, a stranger's), sharing the run's
+        TID sequence and keyring."""
+        return BenchVendor(decoder_key, ea=ea or self.ea, base_date=base_date or self.base_date,
+                           kt=self.kt if kt is None else kt, sgc=sgc or self.sgc,
+                           pan=pan or self.pan, tids=self.tids, keyring=self.keyring,
+                           keys=self._settings, vending_key=self._vending_key)
+
+    def for_meter(self, pan: str, **changes: Any) -> BenchVendor:
+        """The vendor of another meter (same vending key and settings, another PAN): its
+        tokens are what a wrong-meter entry looks like on this bench."""
+        sts.MeterPAN.parse(pan)
+        key = self.derive(pan=pan, **changes)
+        keys = replace(self._settings, **changes) if changes else self._settings
+        other = self.with_key(key, pan=pan, base_date=changes.get("base_date"),
+                              ea=changes.get("ea"), kt=changes.get("kt"),
+                              sgc=changes.get("sgc"))
+        other._settings = keys
+        return other
 
     @property
     def decoder_key(self) -> bytes:
-        """The key (for key change tokens to it); never print it."""
+        """The key (for a key change to it); never print it."""
         return self._key
 
-    @classmethod
-    def for_bench(cls, config: BenchConfig, tids: TidClock | None = None) -> BenchVendor:
-        keys = config.meter.keys
-        vending_key = sts.parse_key_hex(resolve_secret(keys.vending_key), what="vending key")
-        dk = sts.derive_decoder_key(dkga=keys.dkga, vending_key=vending_key,
-                                    pan=config.meter.pan, sgc=keys.sgc, ti=keys.ti,
-                                    krn=keys.krn, kt=keys.kt, base_date=keys.base_date,
-                                    ea=keys.ea)
-        vendor = cls(dk, ea=keys.ea, base_date=keys.base_date, kt=keys.kt, sgc=keys.sgc,
-                     tids=tids, pan=config.meter.pan)
-        vendor._vending_key = vending_key
-        vendor._config = config
-        return vendor
+    # --- vending --------------------------------------------------------------------------
 
-    def derive(self, **changes: Any) -> bytes:
-        """The decoder key of this meter for other key settings (krn, ti, base_date, pan...)."""
-        keys = self._config.meter.keys
-        params = {"dkga": keys.dkga, "pan": self._config.meter.pan, "sgc": keys.sgc,
-                  "ti": keys.ti, "krn": keys.krn, "kt": keys.kt, "base_date": keys.base_date,
-                  "ea": keys.ea}
-        params.update(changes)
-        return sts.derive_decoder_key(vending_key=self._vending_key, **params)
+    def _vendor(self) -> sts.Vendor:
+        return sts.Vendor(self._key, ea=self.ea, base_date=self.base_date, kt=self.kt,
+                          sgc=self.sgc, rng=self._rng, last_tid=self.tids.last(self.base_date))
 
-    def with_key(self, decoder_key: bytes, *, base_date: int | None = None,
-                 ea: str | None = None, pan: str | None = None) -> BenchVendor:
-        """A vendor for another key, sharing the run's TID sequence."""
-        other = BenchVendor(decoder_key, ea=ea or self.ea,
-                            base_date=base_date or self.base_date, kt=self.kt, sgc=self.sgc,
-                            tids=self.tids, pan=pan)
-        other._vending_key = getattr(self, "_vending_key", b"")
-        other._config = getattr(self, "_config", None)
-        return other
-
-    def _note(self, token: sts.Token) -> sts.Token:
-        tid = token.fields.get("tid")
+    def _issued(self, token: sts.Token) -> sts.Token:
+        tid = token.fields.get("tid") if isinstance(token.fields, dict) else None
         if tid is not None:
-            last = self.tids.last.get(self.base_date, -1)
-            self.tids.last[self.base_date] = max(last, tid)
+            self.tids.note(self.base_date, int(tid))
         return token
 
-    def _sync(self) -> None:
-        last = self.tids.last.get(self.base_date, -1)
-        if last > self._vendor.last_tid:
-            self._vendor = sts.Vendor(self._key, ea=self.ea, base_date=self.base_date,
-                                      kt=self.kt, sgc=self.sgc, last_tid=last)
+    def credit(self, *args: Any, subclass: int | None = None, amount: Any = None,
+               at: datetime | None = None, tid: int | None = None,
+               rnd: int | None = None) -> sts.Token:
+        """A credit token: `credit(subclass, amount)` as `sts.Vendor`, or `credit(amount)`."""
+        if len(args) == 2:
+            subclass, amount = args
+        elif len(args) == 1:
+            amount = args[0]
+        elif args:
+            raise TypeError("credit() takes (amount) or (subclass, amount)")
+        if amount is None:
+            raise TypeError("credit() needs an amount")
+        sub = 0 if subclass is None else subclass
+        return self._issued(self._vendor().credit(sub, amount, at=at, tid=tid, rnd=rnd))
 
-    def credit(self, amount: Any, subclass: int = 0, *, at: datetime | None = None,
-               tid: int | None = None) -> sts.Token:
-        self._sync()
-        return self._note(self._vendor.credit(subclass, amount, at=at, tid=tid))
+    def currency(self, subclass: int, amount: Any, **kw: Any) -> sts.Token:
+        return self._issued(self._vendor().currency(subclass, amount, **kw))
 
-    def __getattr__(self, name: str) -> Any:
-        """power_limit, clear_credit, clear_tamper, ... with the shared TID sequence."""
-        if name.startswith("_") or name not in (
-                "currency", "power_limit", "clear_credit", "tariff_rate", "clear_tamper",
-                "phase_unbalance", "water_factor", "key_change"):
-            raise AttributeError(name)
-        method = getattr(self._vendor, name)
+    def power_limit(self, watts: Any, **kw: Any) -> sts.Token:
+        return self._issued(self._vendor().power_limit(watts, **kw))
 
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self._sync()
-            result = getattr(self._vendor, name)(*args, **kwargs)
-            if isinstance(result, list):
-                return result
-            return self._note(result)
+    def clear_credit(self, register: int | str = 0, **kw: Any) -> sts.Token:
+        return self._issued(self._vendor().clear_credit(register, **kw))
 
-        call.__doc__ = method.__doc__
-        return call
+    def tariff_rate(self, value: int, **kw: Any) -> sts.Token:
+        return self._issued(self._vendor().tariff_rate(value, **kw))
+
+    def clear_tamper(self, **kw: Any) -> sts.Token:
+        return self._issued(self._vendor().clear_tamper(**kw))
+
+    def phase_unbalance(self, watts: Any, **kw: Any) -> sts.Token:
+        return self._issued(self._vendor().phase_unbalance(watts, **kw))
+
+    def water_factor(self, value: int, **kw: Any) -> sts.Token:
+        return self._issued(self._vendor().water_factor(value, **kw))
+
+    def key_change(self, new_decoder_key: bytes, **kw: Any) -> list[sts.Token]:
+        """The key change set to `new_decoder_key` (kept in the keyring from now on)."""
+        self.keyring.add(bytes(new_decoder_key))
+        return self._vendor().key_change(new_decoder_key, **kw)
+
+
+def _derive(vending_key: bytes, keys: MeterKeys, pan: str) -> bytes:
+    return sts.derive_decoder_key(dkga=keys.dkga, vending_key=vending_key, pan=pan,
+                                  sgc=keys.sgc, ti=keys.ti, krn=keys.krn, kt=keys.kt,
+                                  base_date=keys.base_date, ea=keys.ea)

@@ -109,9 +109,9 @@ def test_format_error_for_class_3():
 
 def test_crc_error_wrong_key_and_typo():
     m = meter()
-    other = sts.Vendor(OTHER_KEY).credit(0, 1, at=T0)
+    other = sts.Vendor(OTHER_KEY).credit(0, 1, at=T0, rnd=5)
     assert rejected(m, other.digits) == sts.Outcome.CRC_ERROR
-    good = sts.Vendor(KEY).credit(0, 1, at=T0).digits
+    good = sts.Vendor(KEY).credit(0, 1, at=T0, rnd=5).digits  # fixed: a typo stays class 0
     typo = good[:5] + str((int(good[5]) + 1) % 10) + good[6:]
     assert rejected(m, typo) == sts.Outcome.CRC_ERROR
     test = sts.test_token(1).digits

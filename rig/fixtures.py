@@ -1,0 +1,188 @@
+"""The fixtures a plan asks for: the bench, its devices, the vendor, the record.
+
+A test asks only for what it uses; a device absent from the bench skips the test with the
+reason, and a meter that did not come up skips every test that needs it with the reason the
+session remembered. Loaded by `rig.plugin` (its `pytest_plugins`), never on its own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from rig.records import Recorder
+from rig.session import BenchFault, RigSession
+
+SESSION = pytest.StashKey[RigSession]()
+RECORDER = pytest.StashKey[Recorder]()
+PLOTS = pytest.StashKey[list[tuple[str, bytes]]]()
+
+
+def rig_session(config: pytest.Config) -> RigSession:
+    return config.stash[SESSION]
+
+
+def _session(request: pytest.FixtureRequest) -> RigSession:
+    session = rig_session(request.config)
+    try:
+        session.load_config()
+    except BenchFault as exc:
+        pytest.exit(f"rig: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    return session
+
+
+def _bench(request: pytest.FixtureRequest) -> Any:
+    session = _session(request)
+    try:
+        return session.require_bench()
+    except BenchFault as exc:
+        pytest.exit(f"rig: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+@pytest.fixture(scope="session")
+def bench_config(request: pytest.FixtureRequest) -> Any:
+    """The parsed bench file (`rig.config.BenchConfig`)."""
+    return _session(request).bench_config
+
+
+@pytest.fixture(scope="session")
+def profile(request: pytest.FixtureRequest) -> Any:
+    """The meter's declared values (`meterprofile.MeterProfile`)."""
+    return _session(request).profile
+
+
+@pytest.fixture(scope="session")
+def bench(request: pytest.FixtureRequest) -> Any:
+    """The open bench (`rig.bench.Bench`), put back safe after the session."""
+    return _bench(request)
+
+
+def meter_bench(request: pytest.FixtureRequest) -> Any:
+    """The open bench, once its meter answered; otherwise the test is skipped with the reason
+    the session remembered from the one bring-up attempt (for fixtures such as `dut`)."""
+    bench = _bench(request)
+    session = rig_session(request.config)
+    session.require_meter()
+    if session.meter_error:
+        pytest.skip(session.meter_error)
+    return bench
+
+
+@pytest.fixture(scope="session")
+def optical(request: pytest.FixtureRequest) -> Any:
+    """The meter's optical port (`drivers.optical.OpticalPort`)."""
+    return meter_bench(request).optical
+
+
+@pytest.fixture(scope="session")
+def keypad(request: pytest.FixtureRequest) -> Any:
+    """The keypad injector (`drivers.keypad.KeypadInjector`)."""
+    bench = _bench(request)
+    if not bench.has("keypad"):
+        pytest.skip(f"no keypad injector on this bench ({bench.config.path.name} has no "
+                    "[keypad] port)")
+    return bench.keypad
+
+
+def _instrument(request: pytest.FixtureRequest, role: str) -> Any:
+    bench = _bench(request)
+    if not bench.has(role):
+        pytest.skip(f"no {role} on this bench ({bench.config.path.name} has no "
+                    f"[instruments.{role}])")
+    return bench.instrument(role)
+
+
+@pytest.fixture(scope="session")
+def source(request: pytest.FixtureRequest) -> Any:
+    """The AC source that feeds the meter."""
+    return _instrument(request, "source")
+
+
+@pytest.fixture(scope="session")
+def load(request: pytest.FixtureRequest) -> Any:
+    """The AC electronic load behind the meter's relay."""
+    return _instrument(request, "load")
+
+
+@pytest.fixture(scope="session")
+def dmm(request: pytest.FixtureRequest) -> Any:
+    """The DMM at the load terminals."""
+    return _instrument(request, "dmm")
+
+
+@pytest.fixture(scope="session")
+def scope(request: pytest.FixtureRequest) -> Any:
+    """The oscilloscope (CH1 load voltage, CH2 injector sync)."""
+    return _instrument(request, "scope")
+
+
+@pytest.fixture(scope="session")
+def vendor(request: pytest.FixtureRequest) -> Any:
+    """Tokens for the meter on the bench (`rig.vendor.BenchVendor`), TIDs increasing
+    across the run; `.with_key(...)` / `.for_meter(...)` for other keys."""
+    from rig.vendor import VendingKeyError
+
+    session = _session(request)
+    try:
+        return session.vendor()
+    except (VendingKeyError, ValueError) as exc:
+        pytest.skip(f"no vendor for the bench meter: {exc}")
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest) -> Recorder:
+    """`record(name, value, unit, low=, high=, *, nominal=, at=) -> Measurement`."""
+    session = rig_session(request.config)
+    recorder = Recorder(request.node.nodeid, session.write_measurement, session.bench_time)
+    request.node.stash[RECORDER] = recorder
+    return recorder
+
+
+@pytest.fixture
+def attach_plot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
+    """`attach_plot(fig_or_png_bytes, title)`: the plot goes in the test's report entry."""
+    plots: list[tuple[str, bytes]] = []
+    request.node.stash[PLOTS] = plots
+
+    def attach(fig_or_png: Any, title: str = "") -> None:
+        if isinstance(fig_or_png, bytes | bytearray):
+            png = bytes(fig_or_png)
+            if not png.startswith(b"\x89PNG"):
+                raise ValueError("attach_plot: bytes given are not a PNG image")
+        elif hasattr(fig_or_png, "savefig"):
+            from rig.plots import figure_png
+
+            png = figure_png(fig_or_png)
+        else:
+            raise TypeError(f"attach_plot takes a matplotlib figure or PNG bytes, "
+                            f"not {type(fig_or_png).__name__}")
+        plots.append((str(title), png))
+
+    return attach
+
+
+# The `dut` fixture (the strategy layer) belongs to rig/dut.py; a fallback until it has one.
+if importlib.util.find_spec("rig.dut") is not None:
+    try:
+        from rig.dut import dut  # re-exported: the strategy layer owns the fixture
+    except ImportError:
+        dut = None  # type: ignore[assignment]
+else:  # pragma: no cover - rig/dut.py is part of the package
+    dut = None  # type: ignore[assignment]
+
+if dut is None:
+
+    @pytest.fixture
+    def dut(request: pytest.FixtureRequest, profile: Any) -> Any:  # type: ignore[no-redef]
+        """The meter under test (`rig.dut.MeterUnderTest`), in a known state."""
+        bench = meter_bench(request)
+        if not bench.has("keypad"):
+            pytest.skip("no keypad injector on this bench: the meter cannot be driven")
+        from rig.dut import MeterUnderTest
+
+        meter = MeterUnderTest(bench, profile)
+        meter.prepare()
+        return meter

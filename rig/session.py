@@ -1,0 +1,375 @@
+"""What the plugin keeps for one pytest session of plans: the bench, the run record.
+
+The bench is brought up once, before the first test (so a bad bench stops the run with one
+message before any test runs), and put back safe after the last one, whatever happens. A
+meter that does not come up is not a bench fault: the session remembers why, and every test
+that needs the meter is skipped with that reason instead of failing one by one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rig import __version__
+from rig.records import (
+    Measurement,
+    Redactor,
+    RunRecord,
+    TestOutcome,
+    clause_matrix,
+    measurement_line,
+)
+
+log = logging.getLogger("rig.session")
+
+#: fixtures that need the open bench; those that need the meter to answer; all of ours
+BENCH_FIXTURES = frozenset({"bench", "optical", "keypad", "source", "load", "dmm", "scope",
+                            "dut"})
+METER_FIXTURES = frozenset({"optical", "dut"})
+RIG_FIXTURES = BENCH_FIXTURES | {"bench_config", "profile", "vendor", "record", "attach_plot"}
+ROLES = ("source", "load", "dmm", "scope")
+
+
+class BenchFault(Exception):
+    """The bench cannot be used (bad file, missing port, a device that does not answer,
+    an instrument past its calibration date): the run stops before any test."""
+
+
+@dataclass
+class RunOptions:
+    """The plugin's command-line options."""
+
+    bench: str | None = None
+    speed: float | None = None
+    faults: list[str] = field(default_factory=list)
+    allow_expired_calibration: bool = False
+    report_dir: Path = Path("reports")
+    run_id: str | None = None
+
+
+class RigSession:
+    """The plan session's bench, record and per-test outcomes."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.active = False
+        self.keyring: set[bytes] = set()
+        self.redact = Redactor(self.keyring)
+        self.bench_config: Any = None
+        self.profile: Any = None
+        self.run_id: str | None = None
+        self.run_dir: Path | None = None
+        self.record: RunRecord | None = None
+        self.tests: dict[str, TestOutcome] = {}
+        self.identity: dict[str, Any] = {}
+        self.bench: Any = None
+        self.bench_error: str | None = None
+        self.meter_error: str | None = None
+        self.meter_warning: str | None = None
+        self.finished = False
+        self._meter_tried = False
+        self._vendor: Any = None
+        self._tids: Any = None
+        self._stack = ExitStack()
+        self._clock: tuple[float, float, float] | None = None  # bench t, monotonic, speed
+
+    # --- configuration --------------------------------------------------------------------
+
+    def load_config(self) -> None:
+        """Parse the bench file and the meter's profile; BenchFault names what is wrong."""
+        if self.bench_config is not None:
+            return
+        from meterprofile import load_profile
+        from rig.config import ConfigError, load_bench
+
+        try:
+            config = load_bench(self.options.bench)
+        except (ConfigError, ValueError, OSError) as exc:
+            raise BenchFault(str(exc)) from None
+        if (self.options.faults or self.options.speed) and not config.bench.emulated:
+            what = "--fault" if self.options.faults else "--speed"
+            raise BenchFault(f"{what} applies to an emulated bench only; {config.path.name} "
+                             "is a real one (bench.emulated = false)")
+        ref = config.meter.profile
+        candidate = Path(config.path).parent / ref
+        if candidate.suffix == ".toml" and candidate.exists():
+            ref = str(candidate)
+        try:
+            profile = load_profile(ref)
+        except (ValueError, OSError) as exc:
+            raise BenchFault(f"{Path(config.path).name}: meter.profile {ref!r}: {exc}") from None
+        self.bench_config, self.profile = config, profile
+
+    # --- the run directory ----------------------------------------------------------------
+
+    def activate(self, tests: list[TestOutcome]) -> None:
+        """Make the run directory and its results file (the config is loaded first)."""
+        self.load_config()
+        base = Path(self.options.report_dir)
+        run_id = self.options.run_id or default_run_id(self.options.faults)
+        run_dir = base / run_id
+        if self.options.run_id is None:
+            n = 2
+            while run_dir.exists():
+                run_dir = base / f"{run_id}-{n}"
+                n += 1
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_id, self.run_dir = run_dir.name, run_dir
+        (base / "LATEST").write_text(run_dir.name + "\n", encoding="utf-8")
+        self.record = RunRecord(run_dir / "results.jsonl", self.redact)
+        self.tests = {t.test: t for t in tests}
+        self.active = True
+
+    def write_start(self, argv: list[str]) -> None:
+        """The `run_start` line: who, what, on which bench."""
+        config = self.bench_config
+        self.identity = self.identity or self.config_identity()
+        assert self.record is not None
+        self.record.write(
+            "run_start", run_id=self.run_id, rig_version=__version__,
+            bench_file=str(config.path), bench=config.bench.name,
+            emulated=config.bench.emulated, speed=self.identity.get("speed"),
+            faults=self.identity.get("faults", []), profile=self.profile.name,
+            identity=self.identity, declared=self.profile.as_table(),
+            bench_error=self.bench_error, meter_error=self.meter_error,
+            meter_warning=self.meter_warning,
+            allow_expired_calibration=self.options.allow_expired_calibration,
+            tests=len(self.tests), argv=argv)
+
+    # --- bring-up -------------------------------------------------------------------------
+
+    def config_identity(self) -> dict[str, Any]:
+        """What the bench file alone says about the bench (before anything is opened)."""
+        config = self.bench_config
+        today = dt.date.today()
+        identity: dict[str, Any] = {
+            "bench": config.bench.name, "bench_file": str(config.path),
+            "emulated": config.bench.emulated, "rig_version": __version__,
+            "meter": {"pan": config.meter.pan, "profile": self.profile.name,
+                      "optical": config.meter.optical},
+            "keypad": {"port": config.keypad.port if config.keypad else None},
+            "instruments": {},
+        }
+        if config.bench.emulated:
+            identity["speed"] = self.options.speed or config.bench.speed
+            identity["faults"] = list(self.options.faults or config.bench.faults)
+        for role, inst in config.instruments.items():
+            due = inst.calibration_due
+            identity["instruments"][role] = {
+                "model": inst.model, "resource": inst.resource,
+                "calibration_due": due.isoformat() if due else None,
+                "calibration_expired": bool(due and due < today),
+            }
+        return identity
+
+    def bring_up(self, *, meter: bool) -> None:
+        """Open the bench, every instrument and the injector; then (if `meter`) power the
+        meter and read its identity. A bench fault raises BenchFault; a silent meter only
+        sets `meter_error`."""
+        from drivers.instruments import InstrumentError
+        from drivers.keypad import KeypadError
+        from drivers.optical import OpticalError
+        from rig.bench import BenchError, open_bench
+        from rig.config import ConfigError
+
+        if self.bench is not None or self.bench_error is not None:
+            return
+        self.load_config()
+        self.identity = self.config_identity()
+        opts = self.options
+        self._stack.callback(self._restore_sigterm, self._catch_sigterm())
+        try:
+            bench = self._stack.enter_context(open_bench(
+                self.bench_config, speed=opts.speed, faults=opts.faults,
+                allow_expired_calibration=opts.allow_expired_calibration))
+            self.bench = bench
+            self._identify_bench(bench)
+        except (BenchFault, BenchError, ConfigError, InstrumentError, KeypadError,
+                OpticalError, OSError, ValueError) as exc:
+            self._fail(f"bench bring-up failed: {exc}")
+        if meter:
+            self._bring_up_meter()
+
+    def _fail(self, message: str) -> None:
+        self.bench_error = self.redact(message)
+        self.close()
+        raise BenchFault(self.bench_error)
+
+    def _identify_bench(self, bench: Any) -> None:
+        ident = self.identity
+        if bench.emulated:
+            ident["speed"] = bench.speed
+            ident["faults"] = list(bench.faults)
+        for role in ROLES:
+            if bench.has(role):
+                resource = bench.config.instruments[role].resource
+                inst = _opened(f"{role} ({resource})", lambda r=role: bench.instrument(r))
+                ident["instruments"][role]["idn"] = inst.idn
+                ident["instruments"][role]["resource"] = resource
+        if bench.has("keypad"):
+            port = bench.config.keypad.port
+            keypad = _opened(f"keypad injector ({port})", lambda: bench.keypad)
+            ident["keypad"] = {"port": port, "idn": keypad.idn}
+            self._clock = (keypad.time(), time.monotonic(), float(bench.speed))
+        if bench.has("optical"):
+            port = bench.config.meter.optical
+            ident["meter"]["optical"] = port
+            # open the port now: a missing one is a bench fault, a silent meter is not
+            _opened(f"optical port ({port})", lambda: bench.optical)
+
+    def _bring_up_meter(self) -> None:
+        from drivers.instruments import InstrumentError
+        from drivers.optical import NoAnswerError, OpticalError
+
+        self._meter_tried = True
+        bench, config = self.bench, self.bench_config
+        meter = self.identity["meter"]
+        if not bench.has("optical"):
+            self.meter_error = "meter bring-up failed: the bench has no optical port"
+            return
+        try:
+            if bench.has("source") and not config.safety.terminals_open:
+                source = bench.instrument("source")
+                source.voltage = self.profile.ratings.voltage_v
+                source.frequency = self.profile.ratings.frequency_hz
+                if not source.output:
+                    source.output = True
+                    time.sleep(min(1.0, 1.0 / max(float(bench.speed), 1e-3)))
+            ident = bench.optical.identify()
+        except NoAnswerError as exc:
+            if not bench.has("source"):
+                supply = "the bench has no AC source to power it"
+            elif config.safety.terminals_open:
+                supply = "safety.terminals_open: the rig did not switch the AC source on"
+            else:
+                supply = "the AC source output is on"
+            self.meter_error = self.redact(f"meter bring-up failed: no answer on the optical "
+                                           f"port {config.meter.optical} ({supply}): {exc}")
+            return
+        except (OpticalError, InstrumentError, OSError) as exc:
+            self.meter_error = self.redact(f"meter bring-up failed: {exc}")
+            return
+        meter["manufacturer"] = ident.manufacturer
+        meter["identification"] = ident.ident
+        warnings = []
+        for key, address in (("pan_read", "C.1.1"), ("firmware", "0.2.0")):
+            try:
+                meter[key] = bench.optical.read(address).value
+            except OpticalError as exc:
+                warnings.append(f"{address}: {exc}")
+        if warnings:
+            self.meter_warning = self.redact("meter answered at bring-up, with errors: "
+                                             + "; ".join(warnings))
+        pan_read = meter.get("pan_read")
+        if pan_read and pan_read != config.meter.pan:
+            self._fail(f"the meter on {config.meter.optical} reports PAN {pan_read}, the "
+                       f"bench file {Path(config.path).name} names {config.meter.pan}")
+
+    def require_bench(self) -> Any:
+        """The open bench (brought up now if no test asked for it at collection)."""
+        if self.bench is None and self.bench_error is None:
+            self.bring_up(meter=False)
+        if self.bench is None:
+            raise BenchFault(self.bench_error or "the bench is not up")
+        return self.bench
+
+    def require_meter(self) -> Any:
+        """The bench, its meter brought up (see `meter_error` for why it did not come up)."""
+        bench = self.require_bench()
+        if not self._meter_tried:
+            self._bring_up_meter()
+        return bench
+
+    # --- during the run -------------------------------------------------------------------
+
+    def bench_time(self) -> float | None:
+        """The bench clock now, estimated from the injector's clock read at bring-up."""
+        if self._clock is None:
+            return None
+        t_bench, t_mono, speed = self._clock
+        return round(t_bench + (time.monotonic() - t_mono) * speed, 3)
+
+    def vendor(self) -> Any:
+        """The run's one vendor for the bench meter (its TID sequence is the run's)."""
+        if self._vendor is None:
+            from rig.vendor import BenchVendor
+
+            self.load_config()
+            self._vendor = BenchVendor.for_bench(self.bench_config, keyring=self.keyring)
+        return self._vendor
+
+    def write_measurement(self, m: Measurement) -> None:
+        if self.record is not None:
+            self.record.write("measurement", **measurement_line(m))
+
+    def finish(self, exitstatus: int) -> None:
+        """The `run_end` line (counts and the clause matrix), then the bench goes back."""
+        if self.finished:
+            return
+        self.finished = True
+        for test in self.tests.values():
+            if test.outcome == "running":  # stopped inside it (Ctrl-C, SIGTERM, pytest.exit)
+                test.outcome = "interrupted"
+                if self.record is not None:
+                    self.record.write("test", test=test.test, outcome=test.outcome,
+                                      phase=test.phase, duration=round(test.duration, 3),
+                                      clauses=test.clauses, faults=test.faults, reason="")
+        counts: dict[str, int] = {}
+        for test in self.tests.values():
+            counts[test.outcome] = counts.get(test.outcome, 0) + 1
+        if self.record is not None:
+            self.record.write("run_end", counts=counts, exitstatus=int(exitstatus),
+                              bench_error=self.bench_error, meter_error=self.meter_error,
+                              clause_matrix=clause_matrix(self.tests.values()))
+        self.close()
+
+    def close(self) -> None:
+        """Put the bench back (safe states, emulator stopped); never raises."""
+        try:
+            self._stack.close()
+        except Exception as exc:  # the rest of the teardown must still happen
+            log.warning("closing the bench failed: %s", exc)
+        self.bench = None
+
+    # --- SIGTERM: the same clean stop as Ctrl-C, so the emulator never outlives the run ---
+
+    @staticmethod
+    def _catch_sigterm() -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def stop(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt("SIGTERM")
+
+        return signal.signal(signal.SIGTERM, stop)
+
+    @staticmethod
+    def _restore_sigterm(previous: Any) -> None:
+        if previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _opened(what: str, open_it: Any) -> Any:
+    """Open one device; any failure becomes a BenchFault naming the device."""
+    try:
+        return open_it()
+    except BenchFault:
+        raise
+    except Exception as exc:
+        text = str(exc)
+        raise BenchFault(text if text.startswith(what.split(" (")[0]) else
+                         f"{what}: {text or type(exc).__name__}") from None
+
+
+def default_run_id(faults: list[str] | tuple[str, ...] = ()) -> str:
+    """`YYYYmmdd-HHMMSS`, plus the faults of an emulated run (`-late-relay`)."""
+    run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return run_id + "".join(f"-{f}" for f in faults)
