@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +33,49 @@ class BenchError(RuntimeError):
     """The bench could not be brought up (emulator start, calibration, a missing device)."""
 
 
+class BenchStopped(BenchError):
+    """The run is stopping or over: no device is driven any more (the bench is, or is being
+    put, in its safe state)."""
+
+
+def die_with_parent() -> None:
+    """In a child, before exec: the kernel sends it SIGTERM when its parent dies (Linux
+    PR_SET_PDEATHSIG), so a SIGKILLed rig never leaves a child driving the bench."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+
 class EmulatorProcess:
-    """`python -m emulator` for one emulated bench, and the endpoints it announced."""
+    """`python -m emulator` for one emulated bench, and the endpoints it announced.
+
+    The emulator lives exactly as long as this object's owner: it runs in a session of its
+    own (a Ctrl-C at the terminal reaches the rig, which stops it after the bench is safe,
+    not before), it dies with its parent (PR_SET_PDEATHSIG) and it exits when its stdin, a
+    pipe held here, closes. Its meter keeps its non-volatile memory in its own process
+    unless `state_path` is given, so no file holding decoder keys is left in the temp folder.
+    """
 
     def __init__(self, config: BenchConfig, *, speed: float, faults: Iterable[str],
-                 state_path: Path | None = None, log_path: Path | None = None) -> None:
+                 state_path: Path | None = None, log_path: Path | None = None,
+                 extra_args: Iterable[str] = ()) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="rig-emulator-")
-        state = state_path or Path(self._tmp.name) / "meter-state.json"
         self.log_path = log_path or Path(self._tmp.name) / "emulator.log"
         cmd = [sys.executable, "-m", "emulator", "--bench", str(config.path),
-               "--speed", f"{speed:g}", "--state", str(state)]
+               "--speed", f"{speed:g}", "--exit-on-stdin-eof", *extra_args]
+        if state_path is not None:
+            cmd += ["--state", str(state_path)]
         for fault in faults:
             cmd += ["--fault", fault]
+        kind = getattr(config.keypad, "kind", "injector") if config.keypad else "injector"
+        if kind != "injector":  # the emulator serves that relay board on the keypad pty
+            cmd += ["--keypad", kind]
         self._log = self.log_path.open("w")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, text=True)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._log, text=True, start_new_session=True,
+                                     preexec_fn=die_with_parent)
         self.endpoints = self._read_endpoints()
 
     def _read_endpoints(self) -> dict[str, Any]:
@@ -57,12 +87,19 @@ class EmulatorProcess:
         line = box[0] if box else ""
         if not line:
             self.stop()
-            err = self.log_path.read_text().strip().splitlines()
+            err = self.log_path.read_text().strip().splitlines() if self.log_path.exists() \
+                else []
             raise BenchError("the emulated bench did not start: "
                              + (err[-1] if err else "no output within 30 s"))
-        return json.loads(line)
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            self.stop()
+            raise BenchError(f"the emulated bench announced no endpoints: {line[:200]!r}") \
+                from None
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s; the temp folder goes with it."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -70,7 +107,12 @@ class EmulatorProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                with suppress(OSError):
+                    pipe.close()
         self._log.close()
+        self._tmp.cleanup()
 
 
 class Bench:
@@ -85,6 +127,18 @@ class Bench:
         self._keypad: KeypadInjector | None = None
         self._instruments: dict[str, ScpiInstrument] = {}
         self._identity: dict[str, Any] = {}
+        self.stopped: str | None = None  # why no device may be driven any more
+
+    def stop(self, reason: str) -> None:
+        """From now on no device is driven: a fixture's teardown that would type a key change
+        or switch the supply on fails at once (BenchStopped) instead of acting."""
+        if self.stopped is None:
+            self.stopped = reason
+
+    def _live(self) -> None:
+        if self.stopped is not None:
+            raise BenchStopped(f"the bench is stopped ({self.stopped}): no device is driven "
+                               "any more")
 
     @property
     def emulated(self) -> bool:
@@ -92,7 +146,11 @@ class Bench:
 
     @property
     def speed(self) -> float:
-        return float(self.emulator.endpoints["speed"]) if self.emulator else 1.0
+        """The bench clock: the emulator's, else the bench file's (an emulator started
+        elsewhere; 1 for a real bench)."""
+        if self.emulator:
+            return float(self.emulator.endpoints["speed"])
+        return float(self.config.bench.speed)
 
     @property
     def faults(self) -> list[str]:
@@ -107,6 +165,7 @@ class Bench:
 
     @property
     def optical(self) -> OpticalPort:
+        self._live()
         if self._optical is None:
             m = self.config.meter
             if not m.optical:
@@ -116,15 +175,39 @@ class Bench:
 
     @property
     def keypad(self) -> KeypadInjector:
+        self._live()
         if self._keypad is None:
             k = self.config.keypad
             if k is None or not k.port:
                 raise BenchError("the bench has no keypad injector ([keypad] port)")
-            self._keypad = KeypadInjector(k.port, press_ms=k.press_ms, gap_ms=k.gap_ms)
+            self._keypad = self._keypad_driver(k)
             self._identity["keypad"] = self._keypad.identify()
         return self._keypad
 
+    def _keypad_driver(self, k: Any) -> Any:
+        """The driver of [keypad] kind: our injector protocol, or a relay board
+        (drivers/relayboard.py) timed by the host clock x the bench speed, from the
+        emulator's clock zero on an emulated bench."""
+        kind = getattr(k, "kind", "injector")
+        baud = getattr(k, "baud", 115200)
+        if kind == "injector":
+            return KeypadInjector(k.port, press_ms=k.press_ms, gap_ms=k.gap_ms, baudrate=baud)
+        from drivers.relayboard import DEFAULT_SYNC_CHANNEL, RELAY_BOARDS
+
+        if kind not in RELAY_BOARDS:
+            raise BenchError(f"keypad.kind {kind!r} is not known (known: injector, "
+                             f"{', '.join(RELAY_BOARDS)})")
+        key_map = getattr(k, "map", None)
+        sync = getattr(k, "sync_channel", None)
+        if sync is None and key_map is None:  # the board's default wiring has the sync relay
+            sync = DEFAULT_SYNC_CHANNEL
+        epoch = self.emulator.endpoints.get("clock_epoch") if self.emulator else None
+        return RELAY_BOARDS[kind](k.port, key_map=key_map, sync_channel=sync,
+                                  press_ms=k.press_ms, gap_ms=k.gap_ms, baudrate=baud,
+                                  speed=self.speed, epoch=epoch)
+
     def instrument(self, role: str) -> ScpiInstrument:
+        self._live()
         if role not in self._instruments:
             cfg = self.config.instruments.get(role)
             if cfg is None or not cfg.resource:
@@ -171,7 +254,9 @@ class Bench:
         return out
 
     def close(self) -> None:
-        """Safe state for every instrument, a break on the optical port; never raises."""
+        """Safe state for every instrument, a break on the optical port; never raises. The
+        bench stays stopped: nothing opens a device again after it."""
+        self.stop("the run has ended")
         for role, inst in list(self._instruments.items()):
             try:
                 inst.close()
@@ -185,6 +270,26 @@ class Bench:
                 except Exception as exc:
                     log.warning("close failed: %s", exc)
         self._optical = self._keypad = None
+
+
+def with_keypad_kind(config: BenchConfig, kind: str) -> BenchConfig:
+    """The bench with another keypad kind (`rig run --keypad NAME`); ValueError names the
+    known kinds."""
+    import dataclasses
+
+    from drivers.relayboard import RELAY_BOARDS
+
+    known = ("injector", *RELAY_BOARDS)
+    if kind not in known:
+        raise ValueError(f"--keypad {kind!r} is not a keypad kind (known: {', '.join(known)})")
+    keypad = config.keypad
+    if keypad is None:
+        raise ValueError(f"--keypad {kind}: {Path(config.path).name} has no [keypad]")
+    if kind == "injector" and getattr(keypad, "kind", "injector") != "injector":
+        keypad = dataclasses.replace(keypad, kind=kind, map=None, sync_channel=None)
+    elif kind != "injector":
+        keypad = dataclasses.replace(keypad, kind=kind)
+    return dataclasses.replace(config, keypad=keypad)
 
 
 @contextmanager

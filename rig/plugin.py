@@ -12,6 +12,8 @@ measurements and plots, and the clause matrix at the end.
 
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ import pytest
 from rig import fixtures
 from rig.fixtures import PLOTS, RECORDER, SESSION
 from rig.records import Measurement, TestOutcome, clause_matrix
+from rig.report_context import write_context
 from rig.session import (
     BENCH_FIXTURES,
     METER_FIXTURES,
@@ -28,6 +31,7 @@ from rig.session import (
     BenchFault,
     RigSession,
     RunOptions,
+    deferred_signals,
 )
 
 REPORT = pytest.StashKey[Any]()
@@ -39,6 +43,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     # through `pytest_plugins`, which would import it a second time for assertion rewriting)
     if not pluginmanager.is_registered(fixtures):
         pluginmanager.register(fixtures, "rig.fixtures")
+    prog = os.environ.get("RIG_PROG")  # set by `rig run` for its pytest child
+    if prog and hasattr(type(parser), "prog"):
+        parser.prog = prog  # usage errors name `rig run`, not `python -m pytest`
     group = parser.getgroup("rig", "STS Rig bench")
     group.addoption("--bench", default=None, metavar="FILE",
                     help="bench TOML (default: the emulated bench rig/benches/emulated.toml)")
@@ -52,6 +59,14 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="where run directories are written (default: reports/)")
     group.addoption("--rig-run-id", default=None, metavar="ID",
                     help="name of this run's directory (default: date-time[-faults])")
+    group.addoption("--rig-operator", default=None, metavar="NAME",
+                    help="who runs the tests, for the report (default: the bench file's)")
+    group.addoption("--keypad", default=None, metavar="NAME",
+                    help="keypad kind for this run: injector or a relay board (`rig emulate "
+                         "--list-keypads`); overrides the bench file's [keypad] kind")
+    group.addoption("--answers", default=None, metavar="FILE",
+                    help="operator answers file for the plans that need a person "
+                         "(rig/operator.py); without it and without a terminal they skip")
     group.addoption("--rig-only-faults", default=None, metavar="NAME[,NAME]",
                     help="run only the plan tests marked to catch these faults")
 
@@ -73,6 +88,14 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             session.load_config()
         except BenchFault as exc:
+            raise pytest.UsageError(f"rig: {exc}") from None
+    if opt.keypad:  # the keypad kind for this run, over the bench file's
+        from rig.bench import with_keypad_kind
+
+        try:
+            session.load_config()
+            session.bench_config = with_keypad_kind(session.bench_config, opt.keypad)
+        except (BenchFault, ValueError) as exc:
             raise pytest.UsageError(f"rig: {exc}") from None
     if getattr(opt, "htmlpath", None) and config.pluginmanager.hasplugin("html"):
         from rig.report import HtmlReport
@@ -144,7 +167,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         except BenchFault as exc:
             error = str(exc)
     rig.write_start(list(config.invocation_params.args))
+    write_context(config, rig, plan_items)
     _describe_environment(config, rig)
+    if rig.meter_error:  # said now, at the top: a silent meter makes a run with no verdict
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        text = (f"rig: {rig.meter_error}; every test that needs the meter is skipped, and the "
+                "run ends with NO VERDICT")
+        if reporter is not None:
+            reporter.write_line(text, red=True, bold=True)
     if error:
         pytest.exit(f"rig: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
 
@@ -201,6 +231,10 @@ def _fail_on_measurements(report: pytest.TestReport, failed: list[Measurement]) 
 
 
 def _attach_extras(item: pytest.Item, report: pytest.TestReport, rig: RigSession) -> None:
+    if rig.record is not None:  # the plots go in the record: the report is rendered from it
+        for title, png in item.stash.get(PLOTS, []):
+            rig.record.write("plot", test=item.nodeid, title=title,
+                             png=base64.b64encode(png).decode("ascii"))
     if REPORT not in item.config.stash:
         return
     from rig.report import html_extra, measurement_html, png_extra
@@ -221,6 +255,16 @@ class _Outcomes:
 
     def __init__(self, rig: RigSession) -> None:
         self.rig = rig
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C, SIGTERM (raised as KeyboardInterrupt("SIGTERM")) or pytest.exit: the run
+        stops, and from here on no device is driven."""
+        value = excinfo.value
+        if isinstance(value, KeyboardInterrupt):
+            reason = "SIGTERM" if str(value) == "SIGTERM" else "Ctrl-C (SIGINT)"
+        else:
+            reason = f"pytest.exit: {getattr(value, 'msg', value)}"
+        self.rig.stopping(reason)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         rig = self.rig
@@ -269,13 +313,62 @@ def _reason(report: pytest.TestReport) -> str:
 # --- the end ----------------------------------------------------------------------------------
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """`run_end`, then the bench goes back (before the report is rendered: the identity
-    was kept at bring-up)."""
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Iterator[None]:
+    """The end, in this order whatever happened: the plan's fixtures are torn down (a run
+    that stopped early drives no device in them), then the bench goes to its safe state,
+    which is the last thing done to it, then `run_end`; the report is written after."""
     rig = session.config.stash[SESSION]
-    if rig.active:
+    if rig.active and not rig.finished:
+        with deferred_signals():
+            _teardown_fixtures(session, rig)
         rig.finish(int(exitstatus))
+        if rig.no_verdict() and session.exitstatus in (pytest.ExitCode.OK,
+                                                        pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        _say_first(session.config, rig)
+    return (yield)
+
+
+def _teardown_fixtures(session: pytest.Session, rig: RigSession) -> None:
+    """Tear down what the plan left set up (after Ctrl-C: every module and session fixture);
+    a teardown that fails is said in one line and kept in the record, never a crash."""
+    try:
+        session._setupstate.teardown_exact(None)
+    except BaseException as exc:  # every teardown error is reported, none lost
+        errors = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else [exc]
+        for err in errors:
+            text = rig.redact(f"{type(err).__name__}: {err}".strip())[:REASON_CHARS]
+            rig.teardown_errors.append(text)
+            if rig.record is not None:
+                rig.record.write("teardown_error", error=text, stopped=rig.stop_reason)
+
+
+def _say_first(config: pytest.Config, rig: RigSession) -> None:
+    """Before pytest's own summary: why the run stopped, or why it judged nothing."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    lines = []
+    if rig.stop_reason:
+        where = rig_stopped_in(rig)
+        lines.append(f"rig: run stopped by {rig.stop_reason}{where}; the bench is in its "
+                     "safe state")
+    verdict = rig.no_verdict()
+    if verdict:
+        lines.append(f"rig: NO VERDICT: {verdict}")
+    for text in rig.teardown_errors:
+        lines.append(f"rig: teardown after the stop: {text.splitlines()[0]}")
+    for line in lines:
+        if reporter is not None:
+            reporter.write_line(line, red=True, bold=True)
+        else:
+            print(line)
+
+
+def rig_stopped_in(rig: RigSession) -> str:
+    interrupted = [t.test for t in rig.tests.values() if t.outcome == "interrupted"]
+    done = sum(t.outcome not in ("not run", "interrupted") for t in rig.tests.values())
+    where = f" in {interrupted[0]}" if interrupted else ""
+    return f"{where} after {done} of {len(rig.tests)} tests"
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
@@ -294,6 +387,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
         f"clauses: {len(matrix)} (" + ", ".join(f"{n} {v}" for v, n in
                                                  sorted(verdicts.items())) + ")")
     terminalreporter.write_line(f"results: {rig.run_dir / 'results.jsonl'}")
+    terminalreporter.write_line(f"report:  {rig.run_dir / 'report.html'}, report.pdf")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -306,10 +400,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     from rig.report import append_section, clause_matrix_html, redact_file
 
     htmlpath = getattr(config.option, "htmlpath", None)
-    if htmlpath and Path(htmlpath).is_file() and REPORT in config.stash:
+    ours = rig.run_dir / "report.html" if rig.run_dir is not None else None
+    if ours is not None and (rig.run_dir / "results.jsonl").is_file():
+        _write_signed_report(rig, ours)
+    if htmlpath and Path(htmlpath).is_file() and REPORT in config.stash \
+            and (ours is None or Path(htmlpath).resolve() != ours.resolve()):
         append_section(Path(htmlpath), rig.redact(clause_matrix_html(
             clause_matrix(rig.tests.values()), rig.profile.as_table())))
         redact_file(Path(htmlpath), rig.redact)
     xmlpath = getattr(config.option, "xmlpath", None)
     if xmlpath:
         redact_file(Path(xmlpath), rig.redact)
+
+
+def _write_signed_report(rig: RigSession, path: Path) -> None:
+    """report.html and report.pdf from the closed record; a rendering failure is said in one
+    line (the record stays, and `rig report RUN_DIR` renders it again)."""
+    from rig.report_pdf import write_report
+
+    try:
+        write_report(path.parent, redact=rig.redact)
+    except Exception as exc:  # the run's results must survive a report that fails
+        print(f"rig: the report could not be written ({type(exc).__name__}: {exc}); "
+              f"`rig report {path.parent}` renders it from results.jsonl")

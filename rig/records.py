@@ -9,6 +9,7 @@ value never hides the others, and a value outside its limits fails the test on i
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import math
 import threading
@@ -17,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+
+from rig.secret_key import MASK, json_default
 
 PASS, FAIL, INFO = "PASS", "FAIL", "INFO"
 
@@ -75,6 +78,8 @@ class Measurement:
     high: Any = None
     nominal: Any = None
     bench_time: float | None = None
+    reference: Any = None  # the instrument's value a meter's value is compared with
+    uncertainty: dict[str, Any] | None = None  # rig.uncertainty budget (U at k = 2)
     verdict: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -111,17 +116,26 @@ class Redactor:
     prints by mistake still never lands on disk.
     """
 
-    MASK = "<key redacted>"
+    MASK = MASK
 
     def __init__(self, keyring: set[bytes] | None = None) -> None:
         self.keyring: set[bytes] = keyring if keyring is not None else set()
 
     def forms(self) -> list[str]:
+        """Every text form of every key: hex (both cases), the bytes repr as Python, JSON
+        and HTML write it, and the integer (big- and little-endian)."""
         out: set[str] = set()
         for key in self.keyring:
+            key = bytes(key)
             if len(key) < 4 or not any(key):
                 continue  # an all-zero "key" is no secret, and its hex is just zeros
-            out.update({key.hex(), key.hex().upper(), repr(key)[2:-1]})
+            inner = repr(key)[2:-1]
+            out.update({key.hex(), key.hex().upper(), inner,
+                        json.dumps(inner)[1:-1], html.escape(inner),
+                        html.escape(json.dumps(inner)[1:-1])})
+            if len(key) >= 6:  # shorter integers turn up by chance in any number
+                out.update({str(int.from_bytes(key, "big")),
+                            str(int.from_bytes(key, "little"))})
         return sorted(out, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
@@ -144,7 +158,7 @@ class RunRecord:
     def write(self, kind: str, **data: Any) -> dict[str, Any]:
         """Write one line (`kind`, `time`, then `data`); returns the object written."""
         entry = {"kind": kind, "time": now_iso(), **data}
-        line = self._redact(json.dumps(entry, default=str))
+        line = self._redact(json.dumps(entry, default=json_default))
         with self._lock:
             if self._fh.closed:
                 return entry
@@ -183,15 +197,28 @@ class Recorder:
         self.measurements: list[Measurement] = []
 
     def __call__(self, name: str, value: Any, unit: str = "", low: Any = None,
-                 high: Any = None, *, nominal: Any = None,
-                 at: float | None = None) -> Measurement:
+                 high: Any = None, *, nominal: Any = None, at: float | None = None,
+                 reference: Any = None, instrument: Any = None, function: str | None = None,
+                 display_resolution: float | None = None) -> Measurement:
+        """`instrument` (a driver or a model name) and `function` ("ac_voltage",
+        "ac_current", "power", "time_interval") give the value, or the `reference` it is
+        compared with, its expanded uncertainty (rig.uncertainty)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"a measurement needs a name, got {name!r}")
         if low is not None and high is not None and _is_number(low) and _is_number(high) \
                 and low > high:
             raise ValueError(f"measurement {name!r}: low limit {low} is above high limit {high}")
         when = at if at is not None else (self._bench_time() if self._bench_time else None)
-        m = Measurement(self.test, name, value, unit, low, high, nominal, when)
+        m = Measurement(self.test, name, value, unit, low, high, nominal, when, reference)
+        if instrument is not None:
+            from rig.uncertainty import evaluate, model_of
+
+            if function is None:
+                raise ValueError(f"measurement {name!r}: an instrument needs its function "
+                                 "(ac_voltage, ac_current, power, time_interval)")
+            basis = reference if reference is not None else value
+            m.uncertainty = evaluate(model_of(instrument), function, float(basis),
+                                     display_resolution=display_resolution).as_record()
         self.measurements.append(m)
         if self._sink is not None:
             self._sink(m)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import sys
 import threading
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,8 @@ class RigSession:
         self.meter_error: str | None = None
         self.meter_warning: str | None = None
         self.finished = False
+        self.stop_reason: str | None = None  # why the run stopped early (Ctrl-C, SIGTERM, ...)
+        self.teardown_errors: list[str] = []
         self._meter_tried = False
         self._vendor: Any = None
         self._tids: Any = None
@@ -310,6 +314,32 @@ class RigSession:
         if self.record is not None:
             self.record.write("measurement", **measurement_line(m))
 
+    def stopping(self, reason: str) -> None:
+        """The run stops early: from now on no device is driven (a fixture's teardown fails
+        at once instead of typing a key change or switching the supply on)."""
+        self.stop_reason = self.stop_reason or reason
+        if self.bench is not None:
+            self.bench.stop(self.stop_reason)
+
+    def running_test(self) -> str | None:
+        """The test that was running when the run stopped, if any."""
+        return next((t.test for t in self.tests.values() if t.outcome == "running"), None)
+
+    def no_verdict(self) -> str | None:
+        """Why this run judged nothing, or None: the meter never came up, or no test
+        reached a verdict (all skipped, deselected, or none ran)."""
+        if self.bench_error:
+            return self.bench_error
+        if self.meter_error:
+            return self.meter_error
+        judged = [t for t in self.tests.values()
+                  if t.outcome in ("passed", "failed", "error", "xfailed", "xpassed")]
+        if self.tests and not judged and self.stop_reason is None:
+            skipped = sum(t.outcome == "skipped" for t in self.tests.values())
+            return (f"no test reached a verdict ({skipped} of {len(self.tests)} skipped, "
+                    f"{len(self.tests) - skipped} not run)")
+        return None
+
     def finish(self, exitstatus: int) -> None:
         """The `run_end` line (counts and the clause matrix), then the bench goes back."""
         if self.finished:
@@ -318,25 +348,33 @@ class RigSession:
         for test in self.tests.values():
             if test.outcome == "running":  # stopped inside it (Ctrl-C, SIGTERM, pytest.exit)
                 test.outcome = "interrupted"
+                test.reason = self.stop_reason or ""
                 if self.record is not None:
                     self.record.write("test", test=test.test, outcome=test.outcome,
                                       phase=test.phase, duration=round(test.duration, 3),
-                                      clauses=test.clauses, faults=test.faults, reason="")
+                                      clauses=test.clauses, faults=test.faults,
+                                      reason=test.reason)
         counts: dict[str, int] = {}
         for test in self.tests.values():
             counts[test.outcome] = counts.get(test.outcome, 0) + 1
-        if self.record is not None:
-            self.record.write("run_end", counts=counts, exitstatus=int(exitstatus),
-                              bench_error=self.bench_error, meter_error=self.meter_error,
-                              clause_matrix=clause_matrix(self.tests.values()))
-        self.close()
+        try:
+            if self.record is not None:
+                self.record.write("run_end", counts=counts, exitstatus=int(exitstatus),
+                                  bench_error=self.bench_error, meter_error=self.meter_error,
+                                  stopped=self.stop_reason, no_verdict=self.no_verdict(),
+                                  teardown_errors=self.teardown_errors,
+                                  clause_matrix=clause_matrix(self.tests.values()))
+        finally:
+            self.close()
 
     def close(self) -> None:
-        """Put the bench back (safe states, emulator stopped); never raises."""
-        try:
-            self._stack.close()
-        except Exception as exc:  # the rest of the teardown must still happen
-            log.warning("closing the bench failed: %s", exc)
+        """Put the bench back (safe states, emulator stopped); never raises, and a Ctrl-C or
+        SIGTERM that comes meanwhile waits until the bench is safe."""
+        with deferred_signals():
+            try:
+                self._stack.close()
+            except Exception as exc:  # the rest of the teardown must still happen
+                log.warning("closing the bench failed: %s", exc)
         self.bench = None
 
     # --- SIGTERM: the same clean stop as Ctrl-C, so the emulator never outlives the run ---
@@ -355,6 +393,27 @@ class RigSession:
     def _restore_sigterm(previous: Any) -> None:
         if previous is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done (the bench's safe state must not be
+    cut short by a second Ctrl-C); each one that came meanwhile is said on stderr."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def later(signum: int, frame: Any) -> None:
+        sys.stderr.write(f"rig: {signal.Signals(signum).name} received while the bench is put "
+                         "in its safe state; stopping as soon as it is\n")
+
+    previous = {sig: signal.signal(sig, later) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is later:  # a handler restored meanwhile stays
+                signal.signal(sig, handler)
 
 
 def _opened(what: str, open_it: Any) -> Any:

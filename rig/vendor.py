@@ -21,6 +21,7 @@ from typing import Any
 
 import sts
 from rig.config import BenchConfig, MeterKeys
+from rig.secret_key import SecretKey, secret
 from sts.tid import parse_base_date
 
 
@@ -28,7 +29,7 @@ class VendingKeyError(ValueError):
     """The bench's vending key cannot be had; the message names the reference, never a key."""
 
 
-def resolve_vending_key(reference: str, *, base: Path | None = None) -> bytes:
+def resolve_vending_key(reference: str, *, base: Path | None = None) -> SecretKey:
     """The vending key behind `env:NAME`, `file:PATH` (relative to `base`) or literal hex."""
     ref = str(reference or "").strip()
     if not ref:
@@ -59,7 +60,7 @@ def resolve_vending_key(reference: str, *, base: Path | None = None) -> bytes:
     if len(key) not in (8, 16, 24):
         raise VendingKeyError(f"vending key from {where} has {len(key)} bytes "
                               "(DKGA02 takes 8 or 16, DKGA04 16 or 24)")
-    return key
+    return secret(key)
 
 
 class TidSequence:
@@ -89,7 +90,7 @@ class BenchVendor:
                  kt: int = 2, sgc: str | None = None, pan: str | None = None,
                  tids: TidSequence | None = None, keyring: set[bytes] | None = None,
                  keys: MeterKeys | None = None, vending_key: bytes | None = None) -> None:
-        self._key = bytes(decoder_key)
+        self._key = secret(decoder_key)
         self.ea = ea
         self.base_date = parse_base_date(base_date)
         self.kt = kt
@@ -100,7 +101,7 @@ class BenchVendor:
         self._settings = keys
         self._vending_key = vending_key
         self._rng = random.Random(secrets.randbits(64))
-        self.keyring.add(self._key)
+        self.keyring.add(bytes(self._key))
         sts.Vendor(self._key, ea=self.ea, base_date=self.base_date, kt=self.kt)  # checks key
 
     def __repr__(self) -> str:
@@ -137,7 +138,7 @@ class BenchVendor:
         if unknown:
             raise TypeError(f"derive(): unknown key setting(s) {', '.join(sorted(unknown))}")
         key = _derive(vending_key, replace(keys, **changes), pan)
-        self.keyring.add(key)
+        self.keyring.add(bytes(key))
         return key
 
     def with_key(self, decoder_key: bytes, *, base_date: int | None = None,
@@ -163,8 +164,9 @@ class BenchVendor:
         return other
 
     @property
-    def decoder_key(self) -> bytes:
-        """The key (for a key change to it); never print it."""
+    def decoder_key(self) -> SecretKey:
+        """The key (for a key change to it), as a SecretKey: its repr, str and JSON form
+        are masked, so a plan that records or asserts on it leaks nothing."""
         return self._key
 
     # --- vending --------------------------------------------------------------------------
@@ -221,7 +223,7 @@ class BenchVendor:
         return self._vendor().key_change(new_decoder_key, **kw)
 
 
-def _derive(vending_key: bytes, keys: MeterKeys, pan: str) -> bytes:
-    return sts.derive_decoder_key(dkga=keys.dkga, vending_key=vending_key, pan=pan,
-                                  sgc=keys.sgc, ti=keys.ti, krn=keys.krn, kt=keys.kt,
-                                  base_date=keys.base_date, ea=keys.ea)
+def _derive(vending_key: bytes, keys: MeterKeys, pan: str) -> SecretKey:
+    return secret(sts.derive_decoder_key(
+        dkga=keys.dkga, vending_key=vending_key, pan=pan, sgc=keys.sgc, ti=keys.ti,
+        krn=keys.krn, kt=keys.kt, base_date=keys.base_date, ea=keys.ea))

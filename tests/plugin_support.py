@@ -43,3 +43,12 @@ def lines(run: Path) -> list[dict]:
 
 def short(test_id: str) -> str:
     return test_id.split("::")[-1]
+
+
+def _refuse_bench(*args: Any, **kwargs: Any) -> None:
+    raise AssertionError("a record-only plan opened the bench")
+
+
+def refuse_bench(monkeypatch: Any) -> None:
+    """Make any attempt to open a bench fail the plan run loudly."""
+    monkeypatch.setattr(rig.bench, "open_bench", _refuse_bench)
