@@ -64,7 +64,8 @@ class EmulatorProcess:
         self._tmp = tempfile.TemporaryDirectory(prefix="rig-emulator-")
         self.log_path = log_path or Path(self._tmp.name) / "emulator.log"
         cmd = [sys.executable, "-m", "emulator", "--bench", str(config.path),
-               "--speed", f"{speed:g}", "--exit-on-stdin-eof", *extra_args]
+               "--speed", f"{speed:g}", "--exit-on-stdin-eof", *extra_args,
+               "--profile", str(config.meter.profile)]
         if state_path is not None:
             cmd += ["--state", str(state_path)]
         for fault in faults:
@@ -236,8 +237,8 @@ class Bench:
             "emulated": self.emulated, "meter_pan": self.config.meter.pan,
             "profile": self.config.meter.profile,
         }
+        out["speed"] = self.speed  # the bench clock (1 on a real bench)
         if self.emulated:
-            out["speed"] = self.speed
             out["faults"] = self.faults
         if self._optical and self._optical.identification:
             ident = self._optical.identification

@@ -36,7 +36,8 @@ log = logging.getLogger("rig.session")
 BENCH_FIXTURES = frozenset({"bench", "optical", "keypad", "source", "load", "dmm", "scope",
                             "dut"})
 METER_FIXTURES = frozenset({"optical", "dut"})
-RIG_FIXTURES = BENCH_FIXTURES | {"bench_config", "profile", "vendor", "record", "attach_plot"}
+RIG_FIXTURES = BENCH_FIXTURES | {"bench_config", "profile", "vendor", "record", "attach_plot",
+                                "operator"}
 ROLES = ("source", "load", "dmm", "scope")
 
 
@@ -55,6 +56,7 @@ class RunOptions:
     allow_expired_calibration: bool = False
     report_dir: Path = Path("reports")
     run_id: str | None = None
+    profile: str | None = None  # --profile NAME|FILE: instead of the bench file's
 
 
 class RigSession:
@@ -106,10 +108,18 @@ class RigSession:
         candidate = Path(config.path).parent / ref
         if candidate.suffix == ".toml" and candidate.exists():
             ref = str(candidate)
+        where = f"{Path(config.path).name}: meter.profile"
+        if self.options.profile:
+            ref, where = self.options.profile, "--profile"
         try:
             profile = load_profile(ref)
         except (ValueError, OSError) as exc:
-            raise BenchFault(f"{Path(config.path).name}: meter.profile {ref!r}: {exc}") from None
+            raise BenchFault(f"{where} {ref!r}: {exc}") from None
+        if self.options.profile:  # the emulated meter serves this profile too
+            import dataclasses
+
+            config = dataclasses.replace(
+                config, meter=dataclasses.replace(config.meter, profile=profile.source))
         self.bench_config, self.profile = config, profile
 
     # --- the run directory ----------------------------------------------------------------
@@ -162,8 +172,8 @@ class RigSession:
             "keypad": {"port": config.keypad.port if config.keypad else None},
             "instruments": {},
         }
+        identity["speed"] = self.options.speed or config.bench.speed  # the bench clock
         if config.bench.emulated:
-            identity["speed"] = self.options.speed or config.bench.speed
             identity["faults"] = list(self.options.faults or config.bench.faults)
         for role, inst in config.instruments.items():
             due = inst.calibration_due
@@ -209,8 +219,8 @@ class RigSession:
 
     def _identify_bench(self, bench: Any) -> None:
         ident = self.identity
+        ident["speed"] = bench.speed
         if bench.emulated:
-            ident["speed"] = bench.speed
             ident["faults"] = list(bench.faults)
         for role in ROLES:
             if bench.has(role):
@@ -264,7 +274,10 @@ class RigSession:
         meter["manufacturer"] = ident.manufacturer
         meter["identification"] = ident.ident
         warnings = []
-        for key, address in (("pan_read", "C.1.1"), ("firmware", "0.2.0")):
+        offered = self.profile.register_facts()  # read only what the model declares
+        for key, address in [(key, offered[fact].address) for key, fact in
+                             (("pan_read", "meter_pan"), ("firmware", "firmware"))
+                             if fact in offered]:
             try:
                 meter[key] = bench.optical.read(address).value
             except OpticalError as exc:

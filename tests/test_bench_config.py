@@ -55,14 +55,84 @@ def test_a_real_bench_loads(tmp_path):
     (("[bench]\n", "[benchh]\n"), r"unknown table \[benchh\]"),
     (('optical = "/dev/ttyUSB0"\n', ""), "missing key 'meter.optical'"),
     (("600727471234567834", "600727471234567835"), "check digit"),
-    (('model = "chroma-61500"', 'model = "hp-6812"'), "'hp-6812' is not known"),
-    (("[instruments.source]", "[instruments.sourse]"), "unknown instrument role"),
+    (('model = "chroma-61500"', 'model = "hp-6812"'),
+     r"instruments.source.model: expected a known source model .*got 'hp-6812'"),
+    (("[instruments.source]", "[instruments.sourse]"), "unknown key 'instruments.sourse'"),
     (('resource = "TCPIP::10.0.0.1::5025::SOCKET"\n', ""),
      "missing key 'instruments.source.resource'"),
 ])
 def test_bad_bench_files_name_the_problem(tmp_path, change, message):
     with pytest.raises(ConfigError, match=message):
         load_bench(write(tmp_path, REAL.replace(*change)))
+
+
+def test_a_bench_file_with_every_problem_names_each_on_its_own_line(tmp_path):
+    text = REAL.replace('optical = "/dev/ttyUSB0"\n', "").replace(
+        "calibration_due = 2020-01-31", 'calibration_due = "2020-01-31"')
+    with pytest.raises(ConfigError) as info:
+        load_bench(write(tmp_path, text))
+    # the types first (the port rule is checked once the types are right)
+    assert info.value.lines == [
+        "bench.toml: instruments.source.calibration_due: expected a TOML date such as "
+        "2027-03-01 (unquoted), got '2020-01-31' (a string)"]
+    with pytest.raises(ConfigError) as info:
+        load_bench(write(tmp_path, REAL.replace('optical = "/dev/ttyUSB0"\n', "").replace(
+            'port = "/dev/ttyACM0"\n', "")))
+    assert info.value.lines == [
+        "bench.toml: missing key 'meter.optical' (the optical port of a real bench, "
+        "e.g. /dev/ttyUSB0)",
+        "bench.toml: missing key 'keypad.port'"]
+
+
+def test_an_emulated_bench_cannot_name_ports(tmp_path):
+    text = REAL.replace('name = "bench 3"', 'name = "bench 3"\nemulated = true')
+    with pytest.raises(ConfigError, match="an emulated bench takes its ports from the emulator"):
+        load_bench(write(tmp_path, text))
+
+
+def test_with_endpoints_fills_in_what_the_emulator_announced():
+    config = load_bench(None).with_endpoints({
+        "optical": "/dev/pts/7", "keypad": "/dev/pts/8",
+        "instruments": {role: f"TCPIP::127.0.0.1::{5025 + i}::SOCKET"
+                        for i, role in enumerate(("source", "load", "dmm", "scope"))}})
+    assert config.meter.optical == "/dev/pts/7" and config.keypad.port == "/dev/pts/8"
+    assert config.instruments["scope"].resource == "TCPIP::127.0.0.1::5028::SOCKET"
+    assert config.meter.keys.base_date == 2014 and config.keypad.press_ms == 65.0
+    assert config.report.title == "Test report"
+
+
+def test_a_real_bench_runs_at_1x_and_an_emulator_elsewhere_at_its_stated_speed(tmp_path):
+    assert load_bench(write(tmp_path, REAL)).bench.speed == 1.0
+    assert Bench(load_bench(write(tmp_path, REAL))).speed == 1.0
+    config = load_bench(write(tmp_path, REAL.replace('name = "bench 3"',
+                                                     'name = "bench 3"\nspeed = 200')))
+    assert config.bench.speed == 200.0
+    assert Bench(config).speed == 200.0  # no emulator subprocess: the bench file says
+
+
+def test_a_non_emulated_bench_file_on_an_emulator_started_elsewhere(start_emulator, tmp_path):
+    from meterprofile import load_profile
+    from rig.bench import open_bench
+    from rig.dut import MeterUnderTest
+
+    emu = start_emulator("--speed", "50")
+    path = write(tmp_path, f"""
+[bench]
+name = "emulator on another port"
+speed = 50
+[meter]
+pan = "600727471234567834"
+optical = "{emu.optical}"
+[keypad]
+port = "{emu.keypad}"
+[instruments.dmm]
+resource = "{emu.instruments['dmm']}"
+""")
+    with open_bench(load_bench(path)) as bench:
+        assert not bench.emulated and bench.speed == 50.0 == emu.info["speed"]
+        assert bench.instrument("dmm").idn  # the wire answers: it is that emulator
+        dut = MeterUnderTest(bench, load_profile("pln_default"))
+        assert dut.speed == 50.0 and dut.host_slack_s == 12.5  # 0.25 s real at 50x
 
 
 def test_missing_file_and_bad_toml(tmp_path):
