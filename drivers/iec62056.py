@@ -72,15 +72,43 @@ class Identification:
         return BAUD_MODE_C.get(self.baud_char) or BAUD_MODE_B.get(self.baud_char) or 300
 
 
+def ascii_text(data: bytes, what: str) -> str:
+    """IEC 62056-21 messages are 7-bit ASCII: a byte with the top bit set is line noise or a
+    wrong parity setting, never a character."""
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise FrameError(f"{what} has a non-ASCII byte 0x{data[exc.start]:02X} at offset "
+                         f"{exc.start}: {data[:60]!r}") from None
+
+
 def parse_identification(line: bytes) -> Identification:
-    text = line.decode("ascii", "replace").rstrip("\r\n")
+    """`/XXXZ[\\W]ident CR LF`: three letters of manufacturer, the baud rate character, an
+    optional enhanced capability pair, then printable identification characters."""
+    text = ascii_text(line, "identification").removesuffix("\r\n")
     if not text.startswith("/") or len(text) < 5:
         raise FrameError(f"identification must be '/XXXZ...', got {line!r}")
     manufacturer, baud_char, rest = text[1:4], text[4], text[5:]
+    if not manufacturer.isalpha():
+        raise FrameError(f"identification manufacturer {manufacturer!r} is not three letters, "
+                         f"got {line!r}")
+    if not baud_char.isprintable() or baud_char in "/!":
+        raise FrameError(f"identification baud rate character {baud_char!r} is not printable, "
+                         f"got {line!r}")
     enhanced = None
     if rest.startswith("\\") and len(rest) >= 2:
         enhanced, rest = rest[1], rest[2:]
+    if not rest.isprintable() or any(c in rest for c in "/!"):
+        raise FrameError(f"identification text {rest!r} has a control character or / !, "
+                         f"got {line!r}")
     return Identification(manufacturer, baud_char, rest, enhanced)
+
+
+def identification(manufacturer: str, baud_char: str, ident: str,
+                   enhanced: str | None = None) -> bytes:
+    """The identification message a meter sends (the inverse of parse_identification)."""
+    pair = "" if enhanced is None else "\\" + enhanced
+    return f"/{manufacturer}{baud_char}{pair}{ident}".encode("ascii") + CRLF
 
 
 @dataclass(frozen=True)
@@ -104,6 +132,32 @@ def parse_data_set(text: str) -> Register:
     return Register(address, value, unit)
 
 
+def data_set(register: Register) -> str:
+    """`address(value*unit)`, or `address(value)` without a unit."""
+    unit = f"*{register.unit}" if register.unit else ""
+    return f"{register.obis}({register.value}{unit})"
+
+
+class AddressMismatch(FrameError):
+    """An answer to R1 that carries a data set for another address than the one asked."""
+
+    def __init__(self, asked: str, answered: str) -> None:
+        super().__init__(f"asked for address {asked!r}, the answer is for {answered!r}")
+        self.asked, self.answered = asked, answered
+
+
+def parse_read_answer(body: str, address: str) -> Register:
+    """The data set answering `R1 address()`: `address(value*unit)`, or `(value*unit)` alone
+    (some meters leave the address out); a data set for any other address is refused, so one
+    register's value is never taken for another's."""
+    register = parse_data_set(body)
+    if register.obis == "":
+        return Register(address, register.value, register.unit)
+    if register.obis.strip() != address.strip():
+        raise AddressMismatch(address, register.obis)
+    return register
+
+
 def split_block(frame: bytes) -> bytes:
     """Check `STX body ETX BCC` and return body (without ETX); FrameError on a bad BCC."""
     if len(frame) < 3 or frame[0] != STX or frame[-2] not in (ETX, EOT):
@@ -122,7 +176,7 @@ class BCCMismatch(FrameError):
 
 def parse_readout(frame: bytes) -> list[Register]:
     """A data readout message -> its registers (BCC checked)."""
-    body = split_block(frame).decode("ascii", "replace")
+    body = ascii_text(split_block(frame), "data readout")
     registers = []
     for line in body.split("\r\n"):
         line = line.strip()
@@ -130,3 +184,9 @@ def parse_readout(frame: bytes) -> list[Register]:
             continue
         registers.append(parse_data_set(line))
     return registers
+
+
+def data_block(body: bytes, end: int = ETX) -> bytes:
+    """`STX body ETX BCC` (the inverse of split_block)."""
+    tail = body + bytes([end])
+    return bytes([STX]) + tail + bytes([bcc(tail)])

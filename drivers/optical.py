@@ -22,14 +22,16 @@ from drivers.iec62056 import (
     EOT,
     ETX,
     NAK,
+    AddressMismatch,
     BCCMismatch,
     FrameError,
     Identification,
     Register,
+    ascii_text,
     command,
     option_select,
-    parse_data_set,
     parse_identification,
+    parse_read_answer,
     parse_readout,
     request,
     split_block,
@@ -37,25 +39,63 @@ from drivers.iec62056 import (
 
 log = logging.getLogger("drivers.optical")
 
+# Bounds on what the meter may send for one message. The standard's identification is at most
+# 25 bytes (`/XXXZ\\W` + 16 characters + CR LF); an R1 answer carries one data set (address up
+# to 16, value up to 128, unit up to 16 characters) in STX ... ETX BCC. A readout is as long as
+# the meter's register list: 64 KiB is far beyond any meter's and far short of harm.
+IDENT_MAX = 40
+MESSAGE_MAX = 512
+READOUT_MAX = 65536
+_LINE_ERRORS = (serial.SerialException, OSError, termios.error)
+
+
+def _shown(received: bytes) -> str:
+    if len(received) <= 120:
+        return repr(received)
+    return f"{received[:80]!r} ... {received[-40:]!r}"
+
+
+def wire_time(n_bytes: int, baud: int) -> float:
+    """Seconds `n_bytes` take on the line: 10 bits a character (start, 7 data, parity, stop)."""
+    return n_bytes * 10 / baud
+
 
 class OpticalError(Exception):
     """An exchange that failed: `step` says which, `received` what came back."""
 
-    def __init__(self, step: str, message: str, received: bytes = b"") -> None:
-        shown = received[-120:]
-        super().__init__(f"optical port, {step}: {message}"
-                         + (f" (received {len(received)} bytes: {shown!r})" if received else
-                            " (received nothing)"))
+    def __init__(self, step: str, message: str, received: bytes = b"", *,
+                 port: str = "") -> None:
+        where = f"optical port {port}" if port else "optical port"
+        got = f"received {len(received)} bytes: {_shown(received)}" if received else \
+            "received nothing"
+        super().__init__(f"{where}: {step}: {message} ({got})")
         self.step = step
         self.received = received
+        self.port = port
 
 
 class NoAnswerError(OpticalError):
     """The meter did not answer (or stopped answering) within the timeout."""
 
 
+class LineLostError(NoAnswerError):
+    """The port itself failed mid-exchange (device unplugged, pty closed, adapter gone)."""
+
+
+class DeadlineError(OpticalError):
+    """The meter kept sending but the message did not end within the step's deadline."""
+
+
+class MessageTooLongError(OpticalError):
+    """The meter sent more bytes than such a message can hold, without ending it."""
+
+
 class BCCError(OpticalError):
     """A data message whose block check character does not match its data."""
+
+
+class AddressMismatchError(OpticalError):
+    """An R1 answer for another address than the one asked."""
 
 
 class ModeEError(OpticalError):
@@ -77,52 +117,81 @@ def _open_7e1(port: str) -> serial.SerialBase:
 
 
 class OpticalPort:
-    """A meter's optical port (device path or pyserial URL such as rfc2217://host:port)."""
+    """A meter's optical port (device path or pyserial URL such as rfc2217://host:port).
+
+    `timeout` is the longest silence the meter may keep (its reaction time and any pause);
+    every message must also end within a deadline for the whole message: `timeout` plus the
+    wire time of the longest such message, or `readout_timeout` for a data readout, which may
+    hold at most `max_readout` bytes.
+    """
 
     def __init__(self, port: str, *, address: str = "", password: str | None = "00000000",
-                 timeout: float = 2.0, retries: int = 2, baud_change: bool = True) -> None:
+                 timeout: float = 2.0, retries: int = 2, baud_change: bool = True,
+                 readout_timeout: float = 60.0, max_readout: int = READOUT_MAX) -> None:
         self.port = port
         self.address = address
         self.password = password
         self.timeout = timeout
         self.retries = retries
         self.baud_change = baud_change
+        self.readout_timeout = readout_timeout
+        self.max_readout = max_readout
         self.identification: Identification | None = None
         self._in_session = False
+        self._baud = 300
         try:
             self._ser = _open_7e1(port)
         except (serial.SerialException, ValueError, termios.error) as exc:
-            raise OpticalError("open", f"cannot open {port}: {exc}") from None
+            raise self._error(OpticalError, "open", f"cannot open {port}: {exc}") from None
+
+    def _error(self, kind: type[OpticalError], step: str, message: str,
+               received: bytes = b"") -> OpticalError:
+        return kind(step, message, received, port=self.port)
 
     # --- bytes --------------------------------------------------------------------------------
 
-    def _set_baud(self, baud: int) -> None:
+    def _set_baud(self, step: str, baud: int) -> None:
+        self._baud = baud
         # only when it changes: re-applying the same setting fails on some ptys (EINVAL)
         if self._ser.baudrate == baud:
             return
         try:
             self._ser.baudrate = baud
-        except (termios.error, serial.SerialException) as exc:
+        except _LINE_ERRORS as exc:
             # a pseudo-terminal (the emulated bench, a socat bridge) has no line speed, and
             # Linux sometimes refuses the termios change on one: nothing to switch there
             if not self.port.startswith("/dev/pts/"):
-                raise OpticalError("baud switch", f"cannot set {baud} baud: {exc}") from None
+                raise self._error(OpticalError, step, f"cannot set {baud} baud: {exc}") \
+                    from None
 
-    def _write(self, data: bytes) -> None:
+    def _send(self, step: str, data: bytes) -> None:
+        """Write one message, after dropping whatever is waiting unread: a late answer to an
+        earlier message must never be taken for the answer to this one."""
         log.debug("optical <- %r", data)
-        self._ser.write(data)
-        self._ser.flush()
+        try:
+            self._ser.reset_input_buffer()
+            self._ser.write(data)
+            self._ser.flush()
+        except _LINE_ERRORS as exc:
+            raise self._error(LineLostError, step, f"the line went away ({exc})") from None
 
-    def _read_until(self, step: str, done: Any) -> bytes:
-        """Read until `done(buffer)` says the message is complete; a silence longer than the
-        timeout is a NoAnswerError carrying what was received."""
+    def _read_until(self, step: str, done: Any, limit: int, ending: str,
+                    deadline_s: float | None = None) -> bytes:
+        """Read until `done(buffer)` says the message is complete. A silence longer than the
+        timeout is a NoAnswerError, a message not ended within `deadline_s` (by default the
+        timeout plus the wire time of `limit` bytes) a DeadlineError, more than `limit` bytes
+        a MessageTooLongError; each carries what was received."""
+        if deadline_s is None:
+            deadline_s = self.timeout + wire_time(limit, self._baud)
         buf = b""
-        last = time.monotonic()
+        start = last = time.monotonic()
         while True:
             try:
-                chunk = self._ser.read(max(1, self._ser.in_waiting))
-            except (serial.SerialException, OSError) as exc:
-                raise NoAnswerError(step, f"the line went away ({exc})", buf) from None
+                waiting = self._ser.in_waiting
+                chunk = self._ser.read(max(1, min(waiting, limit + 1 - len(buf))))
+            except _LINE_ERRORS as exc:
+                raise self._error(LineLostError, step, f"the line went away ({exc})", buf) \
+                    from None
             now = time.monotonic()
             if chunk:
                 buf += chunk
@@ -131,8 +200,16 @@ class OpticalPort:
                 if end:
                     log.debug("optical -> %r", buf[:end])
                     return buf[:end]
+                if len(buf) > limit:
+                    raise self._error(MessageTooLongError, step,
+                                      f"more than {limit} bytes without {ending}", buf)
             elif now - last > self.timeout:
-                raise NoAnswerError(step, "no answer within the timeout", buf)
+                message = (f"silent for {self.timeout:.1f} s before {ending}" if buf else
+                           f"no answer within {self.timeout:.1f} s")
+                raise self._error(NoAnswerError, step, message, buf)
+            if now - start > deadline_s:
+                raise self._error(DeadlineError, step,
+                                  f"no {ending} within {deadline_s:.1f} s", buf)
 
     @staticmethod
     def _line(buf: bytes) -> int:
@@ -160,11 +237,12 @@ class OpticalPort:
     def _sign_on(self) -> Identification:
         last: OpticalError | None = None
         for attempt in range(self.retries + 1):
-            self._set_baud(300)
-            self._ser.reset_input_buffer()
-            self._write(request(self.address))
+            self._set_baud("sign-on", 300)
+            self._send("sign-on", request(self.address))
             try:
-                line = self._read_until("sign-on", self._line)
+                line = self._read_until("sign-on", self._line, IDENT_MAX, "CR LF")
+            except LineLostError:
+                raise
             except NoAnswerError as exc:
                 last = exc
                 log.info("no identification (attempt %d)", attempt + 1)
@@ -173,10 +251,10 @@ class OpticalPort:
             try:
                 ident = parse_identification(line)
             except FrameError as exc:
-                raise OpticalError("identification", str(exc), line) from None
+                raise self._error(OpticalError, "identification", str(exc), line) from None
             if ident.mode_e:
-                raise ModeEError(
-                    "identification",
+                raise self._error(
+                    ModeEError, "identification",
                     f"meter {ident.manufacturer} offers mode E (\\2: DLMS/HDLC binary); this "
                     "client speaks IEC 62056-21 mode C only — use a DLMS client", line)
             self.identification = ident
@@ -186,10 +264,10 @@ class OpticalPort:
 
     def _select(self, ident: Identification, mode: str) -> None:
         char = ident.baud_char if self.baud_change and ident.baud_char.isdigit() else "0"
-        self._write(option_select(char, mode))
+        self._send("option select", option_select(char, mode))
         if char != "0":
             # the meter answers tr >= 20/200 ms after the ACK, at the new rate: switch now
-            self._set_baud(ident.baud)
+            self._set_baud("baud switch", ident.baud)
 
     # --- readout ------------------------------------------------------------------------------
 
@@ -199,13 +277,14 @@ class OpticalPort:
             self._break()
         ident = self._sign_on()
         self._select(ident, "0")
-        frame = self._read_until("readout", self._block)
+        frame = self._read_until("readout", self._block, self.max_readout, "ETX+BCC",
+                                 self.readout_timeout)
         try:
             return parse_readout(frame)
         except BCCMismatch as exc:
-            raise BCCError("readout", str(exc), frame) from None
+            raise self._error(BCCError, "readout", str(exc), frame) from None
         except FrameError as exc:
-            raise OpticalError("readout", str(exc), frame) from None
+            raise self._error(OpticalError, "readout", str(exc), frame) from None
 
     # --- programming mode -----------------------------------------------------------------------
 
@@ -213,24 +292,30 @@ class OpticalPort:
         """Sign on in programming mode and send the password."""
         ident = self._sign_on()
         self._select(ident, "1")
-        operand = self._read_until("password operand (P0)", self._block)
+        step = "password operand (P0)"
+        operand = self._read_until(step, self._block, MESSAGE_MAX, "ETX+BCC")
         if operand[:1] != b"\x01":
-            raise OpticalError("password operand (P0)", "expected SOH P0", operand)
+            raise self._error(OpticalError, step, "expected SOH P0", operand)
         if self.password is not None:
-            self._write(command("P1", f"({self.password})"))
-            answer = self._read_until("password (P1)", self._block)
+            step = "password (P1)"
+            self._send(step, command("P1", f"({self.password})"))
+            answer = self._read_until(step, self._block, MESSAGE_MAX, "ACK")
             if answer[:1] != bytes([ACK]):
-                raise OpticalError("password (P1)", "the meter refused the password", answer)
+                raise self._error(OpticalError, step, "the meter refused the password", answer)
         self._in_session = True
 
     def read(self, obis: str) -> Register:
         """Read one register in the programming session (opened or re-opened as needed)."""
+        step = f"read {obis}"
         for attempt in range(2):
             if not self._in_session:
                 self.open_session()
-            self._write(command("R1", f"{obis}()"))
+            self._send(step, command("R1", f"{obis}()"))
             try:
-                frame = self._read_until(f"read {obis}", self._block)
+                frame = self._read_until(step, self._block, MESSAGE_MAX, "ETX+BCC")
+            except LineLostError:
+                self._in_session = False
+                raise
             except NoAnswerError:
                 self._in_session = False  # the meter went back to start: sign on again
                 if attempt:
@@ -239,22 +324,27 @@ class OpticalPort:
             if frame[:1] == bytes([NAK]):
                 continue
             try:
-                body = split_block(frame).decode("ascii", "replace")
+                body = ascii_text(split_block(frame), "data message")
             except BCCMismatch as exc:
-                raise BCCError(f"read {obis}", str(exc), frame) from None
+                raise self._error(BCCError, step, str(exc), frame) from None
             except FrameError as exc:
-                raise OpticalError(f"read {obis}", str(exc), frame) from None
+                raise self._error(OpticalError, step, str(exc), frame) from None
             if body.startswith("(ERROR"):
-                raise OpticalError(f"read {obis}", "the meter answered (ERROR)", frame)
-            return parse_data_set(body)
-        raise OpticalError(f"read {obis}", "no valid answer after a new sign-on")
+                raise self._error(OpticalError, step, "the meter answered (ERROR)", frame)
+            try:
+                return parse_read_answer(body, obis)
+            except AddressMismatch as exc:
+                raise self._error(AddressMismatchError, step, str(exc), frame) from None
+            except FrameError as exc:
+                raise self._error(OpticalError, step, str(exc), frame) from None
+        raise self._error(OpticalError, step, "no valid answer after a new sign-on")
 
     def read_many(self, addresses: list[str]) -> dict[str, Register]:
         return {a: self.read(a) for a in addresses}
 
     def _break(self) -> None:
-        with contextlib.suppress(serial.SerialException):
-            self._write(command("B0"))
+        with contextlib.suppress(LineLostError):
+            self._send("break (B0)", command("B0"))
         self._in_session = False
 
     def close(self) -> None:
@@ -262,7 +352,8 @@ class OpticalPort:
         if self._ser.is_open:
             if self._in_session:
                 self._break()
-            self._ser.close()
+            with contextlib.suppress(*_LINE_ERRORS):
+                self._ser.close()
 
     def __enter__(self) -> OpticalPort:
         return self

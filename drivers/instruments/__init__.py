@@ -6,6 +6,7 @@ bench file's `model = "..."` names to classes.
 """
 
 from drivers.instruments.base import (
+    AnswerError,
     InstrumentError,
     InstrumentTimeout,
     SafetyError,
@@ -24,7 +25,7 @@ MODELS: dict[str, dict[str, type[ScpiInstrument]]] = {
 }
 
 __all__ = [
-    "MODELS", "AcLoad", "AcSource", "Chroma61500", "Chroma63800", "Dmm", "InstrumentError",
-    "InstrumentTimeout", "Keysight34461A", "KeysightInfiniiVision", "SafetyError", "Scope",
-    "ScpiInstrument",
+    "MODELS", "AcLoad", "AcSource", "AnswerError", "Chroma61500", "Chroma63800", "Dmm",
+    "InstrumentError", "InstrumentTimeout", "Keysight34461A", "KeysightInfiniiVision",
+    "SafetyError", "Scope", "ScpiInstrument",
 ]

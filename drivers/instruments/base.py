@@ -2,31 +2,53 @@
 
 Properties are declared once per class, PyMeasure-style, with their unit and range: a value
 out of range is refused before anything is sent, and after every command the error queue is
-read, so an instrument's complaint is an exception and not a silent wrong value.
+read, so an instrument's complaint is an exception and not a silent wrong value. A query has
+one deadline for its whole answer and a bound on its length; whatever is waiting unread is
+dropped before it is sent, so a late answer to an earlier query is never taken for its own;
+answers are checked for their form (numbers, booleans, *IDN?) before they are used.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyvisa
+from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
+
+from drivers.instruments.answers import (
+    Identity,
+    decode_answer,
+    parse_bool,
+    parse_error,
+    parse_idn,
+    parse_number,
+    parse_numbers,
+)
+from drivers.instruments.errors import (
+    AnswerError,
+    InstrumentError,
+    InstrumentTimeout,
+    SafetyError,
+)
 
 log = logging.getLogger("drivers.instruments")
 
+__all__ = ["AnswerError", "InstrumentError", "InstrumentTimeout", "SafetyError",
+           "ScpiInstrument", "scpi_property"]
 
-class InstrumentError(Exception):
-    """An instrument refused a command or reported an error."""
+# the longest answer: a 1000-point ASCII waveform is ~16 kB; 1 MiB bounds any sane answer
+ANSWER_MAX = 1 << 20
+_CHUNK = 4096
 
 
-class InstrumentTimeout(InstrumentError):
-    """An instrument did not answer within its timeout."""
-
-
-class SafetyError(InstrumentError):
-    """A command the bench's safety rules forbid (e.g. output on with terminals open)."""
+def _shown(received: bytes) -> str:
+    if len(received) <= 120:
+        return repr(received)
+    return f"{received[:80]!r} ... {received[-40:]!r}"
 
 
 class scpi_property:
@@ -34,7 +56,8 @@ class scpi_property:
 
     def __init__(self, get: str | None, set: str | None = None, *, unit: str = "",
                  low: float | None = None, high: float | None = None,
-                 choices: Sequence[str] | None = None, cast: Callable[[str], Any] = float,
+                 choices: Sequence[str] | None = None,
+                 cast: Callable[[str], Any] | None = None,
                  doc: str = "") -> None:
         self.get_cmd, self.set_cmd = get, set
         self.unit, self.low, self.high, self.choices, self.cast = unit, low, high, choices, cast
@@ -48,6 +71,8 @@ class scpi_property:
             return self
         if self.get_cmd is None:
             raise AttributeError(f"{self.name} cannot be read")
+        if self.cast is None:  # a number, checked for its form and for SCPI overload
+            return inst.query_number(self.get_cmd)
         return self.cast(inst.query(self.get_cmd))
 
     def check(self, value: Any) -> Any:
@@ -74,10 +99,12 @@ class ScpiInstrument:
     """An instrument on a VISA resource; the generic command set of the emulated bench."""
 
     role = "instrument"
+    answer_max = ANSWER_MAX  # the longest answer accepted, bytes
 
     def __init__(self, resource: str, *, timeout_ms: int = 3000, backend: str = "@py",
                  check_errors: bool = True, manager: pyvisa.ResourceManager | None = None) -> None:
         self.resource = resource
+        self.timeout_ms = timeout_ms
         self.check_errors_after = check_errors
         self._making_safe = False
         self._rm = manager or pyvisa.ResourceManager(backend)
@@ -86,33 +113,132 @@ class ScpiInstrument:
                                                write_termination="\n", timeout=timeout_ms)
         except (VisaIOError, OSError, ValueError) as exc:
             raise InstrumentError(f"{self.role} {resource}: cannot open ({exc})") from None
-        self.idn = self.query("*IDN?")
+        try:
+            self.idn = self.query("*IDN?")
+            self.identity: Identity = self._checked("*IDN?", parse_idn, self.idn)
+        except InstrumentError:
+            self._res.close()
+            raise
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.resource!r})"
 
     # --- traffic ------------------------------------------------------------------------------
 
-    def query(self, command: str) -> str:
+    def _where(self) -> str:
+        return f"{self.role} {self.resource}"
+
+    def _visa_failed(self, command: str, exc: Exception, received: bytes = b"") -> InstrumentError:
+        got = f" (received {len(received)} bytes: {_shown(received)})" if received else ""
+        return InstrumentError(f"{self._where()}: {command!r} failed: {exc}{got}")
+
+    def _discard_pending(self, command: str) -> None:
+        """Read and drop whatever is waiting (a late answer to an earlier query), without
+        waiting for more: the VISA timeout is set to immediate for it."""
+        dropped = bytearray()
+        visalib, session = self._res.visalib, self._res.session
+        self._res.timeout = 0
         try:
-            answer = self._res.query(command).strip()
-        except VisaIOError as exc:
-            if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
-                raise InstrumentTimeout(
-                    f"{self.role} {self.resource}: no answer to {command!r} within "
-                    f"{self._res.timeout:g} ms") from None
-            raise InstrumentError(f"{self.role} {self.resource}: {command!r} failed: {exc}") \
-                from None
+            with self._res.ignore_warning(StatusCode.success_max_count_read):
+                while True:
+                    try:
+                        chunk, _status = visalib.read(session, _CHUNK)
+                    except VisaIOError as exc:
+                        if exc.error_code == StatusCode.error_timeout:
+                            break
+                        raise self._visa_failed(command, exc, bytes(dropped)) from None
+                    except OSError as exc:
+                        raise self._visa_failed(command, exc, bytes(dropped)) from None
+                    if not chunk:
+                        break
+                    dropped += chunk
+                    if len(dropped) > self.answer_max:
+                        raise AnswerError(
+                            f"{self._where()}: before {command!r}: the instrument keeps "
+                            f"sending unasked data (more than {self.answer_max} bytes: "
+                            f"{_shown(bytes(dropped))})", command=command,
+                            received=bytes(dropped))
+        finally:
+            self._res.timeout = self.timeout_ms
+        if dropped:
+            log.warning("%s: dropped %d unread bytes before %r: %s", self._where(),
+                        len(dropped), command, _shown(bytes(dropped)))
+
+    def _read_answer(self, command: str) -> bytes:
+        """One answer line, whole within the timeout and at most `answer_max` bytes."""
+        visalib, session = self._res.visalib, self._res.session
+        buf = bytearray()
+        end = time.monotonic() + self.timeout_ms / 1000
+        try:
+            with self._res.ignore_warning(StatusCode.success_max_count_read):
+                while not buf.endswith(b"\n"):
+                    remaining_ms = (end - time.monotonic()) * 1000
+                    if remaining_ms < 1:
+                        ending = "end of line in the answer" if buf else "answer"
+                        got = f" (received {len(buf)} bytes: {_shown(bytes(buf))})" if buf else ""
+                        raise InstrumentTimeout(f"{self._where()}: no {ending} to {command!r} "
+                                                f"within {self.timeout_ms:g} ms{got}")
+                    if len(buf) > self.answer_max:
+                        raise AnswerError(f"{self._where()}: {command!r}: more than "
+                                          f"{self.answer_max} bytes without an end of line "
+                                          f"({_shown(bytes(buf))})",
+                                          command=command, received=bytes(buf))
+                    self._res.timeout = remaining_ms
+                    try:
+                        # a byte a call: a backend returns a larger read only when it is full or
+                        # ends with the termination, and a device that trickles bytes would hold
+                        # it past the deadline (pyvisa-py does); an error return drops its bytes
+                        chunk, _status = visalib.read(session, 1)
+                    except VisaIOError as exc:
+                        if exc.error_code == StatusCode.error_timeout:
+                            continue
+                        raise self._visa_failed(command, exc, bytes(buf)) from None
+                    except OSError as exc:
+                        raise self._visa_failed(command, exc, bytes(buf)) from None
+                    buf += chunk
+        finally:
+            self._res.timeout = self.timeout_ms
+        return bytes(buf)
+
+    def query(self, command: str) -> str:
+        """Send a query and return its answer (ASCII text, line end stripped)."""
+        self._discard_pending(command)
+        log.debug("%s <- %s", self.role, command)
+        try:
+            self._res.write(command)
+        except (VisaIOError, OSError) as exc:
+            raise self._visa_failed(command, exc) from None
+        raw = self._read_answer(command)
+        answer = self._checked(command, decode_answer, raw)
         log.debug("%s %s -> %s", self.role, command, answer)
         return answer
+
+    def _checked(self, command: str, parse: Callable[..., Any], *args: Any) -> Any:
+        """`parse(command, *args)`, its AnswerError told with the instrument's name."""
+        try:
+            return parse(command, *args)
+        except AnswerError as exc:
+            raise AnswerError(f"{self._where()}: {exc}", command=exc.command,
+                              received=exc.received) from None
+
+    def query_number(self, command: str) -> float:
+        """A query whose answer is one reading: a finite decimal number."""
+        return self._checked(command, parse_number, self.query(command))
+
+    def query_numbers(self, command: str, count: int | None = None) -> list[float]:
+        """A query whose answer is a comma-separated list of numbers."""
+        return self._checked(command, parse_numbers, self.query(command), count)
+
+    def query_bool(self, command: str) -> bool:
+        """A query whose answer is a SCPI boolean (1/0, ON/OFF)."""
+        return self._checked(command, parse_bool, self.query(command))
 
     def write(self, command: str) -> None:
         log.debug("%s <- %s", self.role, command)
         try:
             self._res.write(command)
-        except VisaIOError as exc:
-            raise InstrumentError(f"{self.role} {self.resource}: {command!r} failed: {exc}") \
-                from None
+        except (VisaIOError, OSError) as exc:
+            raise self._visa_failed(command, exc) from None
         if self.check_errors_after:
             try:
                 self.check_errors(command)
@@ -125,8 +251,8 @@ class ScpiInstrument:
         found = []
         for _ in range(32):
             answer = self.query("SYST:ERR?")
-            code = answer.split(",", 1)[0].strip()
-            if code in ("0", "+0"):
+            code, _text = self._checked("SYST:ERR?", parse_error, answer)
+            if code == 0:
                 break
             found.append(answer)
         return found

@@ -12,11 +12,11 @@ class Dmm(ScpiInstrument):
 
     def measure_voltage_ac(self) -> float:
         """Measure AC voltage (V rms)."""
-        return float(self.query("MEAS:VOLT:AC?"))
+        return self.query_number("MEAS:VOLT:AC?")
 
     def measure_current_ac(self) -> float:
         """Measure AC current (A rms)."""
-        return float(self.query("MEAS:CURR:AC?"))
+        return self.query_number("MEAS:CURR:AC?")
 
     def configure_voltage_ac(self) -> None:
         self.write("CONF:VOLT:AC")
@@ -26,17 +26,17 @@ class Dmm(ScpiInstrument):
 
     def read(self) -> float:
         """Trigger and read the configured function."""
-        return float(self.query("READ?"))
+        return self.query_number("READ?")
 
 
 class Keysight34461A(Dmm):
     """Keysight 34461A Truevolt DMM: explicit ranges (1000 V AC, 10 A AC terminals)."""
 
     def measure_voltage_ac(self) -> float:
-        return float(self.query("MEAS:VOLT:AC? 1000"))
+        return self.query_number("MEAS:VOLT:AC? 1000")
 
     def measure_current_ac(self) -> float:
-        return float(self.query("MEAS:CURR:AC? 10"))
+        return self.query_number("MEAS:CURR:AC? 10")
 
     def configure_voltage_ac(self) -> None:
         self.write("CONF:VOLT:AC 1000")

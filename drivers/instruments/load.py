@@ -24,7 +24,7 @@ class AcLoad(ScpiInstrument):
     @property
     def on(self) -> bool:
         """Control whether the load sinks current."""
-        return self.query(self._on_cmd[0]).strip().upper() in ("1", "ON")
+        return self.query_bool(self._on_cmd[0])
 
     @on.setter
     def on(self, value: bool) -> None:
@@ -43,13 +43,13 @@ class AcLoad(ScpiInstrument):
         self.on = True
 
     def measure_voltage(self) -> float:
-        return float(self.query(self._measure_cmds[0]))
+        return self.query_number(self._measure_cmds[0])
 
     def measure_current(self) -> float:
-        return float(self.query(self._measure_cmds[1]))
+        return self.query_number(self._measure_cmds[1])
 
     def measure_power(self) -> float:
-        return float(self.query(self._measure_cmds[2]))
+        return self.query_number(self._measure_cmds[2])
 
     def safe_state(self) -> None:
         self.write(self._on_cmd[1].format("OFF"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from drivers.instruments.answers import parse_block_header, parse_numbers
 from drivers.instruments.base import InstrumentError, InstrumentTimeout, ScpiInstrument
 
 
@@ -38,7 +39,7 @@ class Scope(ScpiInstrument):
         self.write(":SING")
 
     def triggered(self) -> bool:
-        return self.query(":TER?").strip() in ("1", "+1")
+        return self.query_bool(":TER?")
 
     def wait_triggered(self, timeout_s: float, poll_s: float = 0.01) -> None:
         """Poll until triggered; InstrumentTimeout naming the scope otherwise."""
@@ -51,19 +52,19 @@ class Scope(ScpiInstrument):
 
     def trigger_time(self) -> float:
         """The trigger point, on the bench clock (emulated bench extension)."""
-        return float(self.query(":TRIG:TIME?"))
+        return self.query_number(":TRIG:TIME?")
 
     def delay(self, start_channel: int = 2, stop_channel: int = 1) -> float:
         """Seconds from the last rising edge of `start_channel` to the trigger point."""
-        return float(self.query(f":MEAS:DEL? CHAN{start_channel},CHAN{stop_channel}"))
+        return self.query_number(f":MEAS:DEL? CHAN{start_channel},CHAN{stop_channel}")
 
     def waveform(self, channel: int = 1, points: int = 1000) -> tuple[list[float], list[float]]:
         """(times relative to the trigger, volts) of the last acquisition."""
         self.write(f":WAV:SOUR CHAN{channel}")
         self.write(f":WAV:POIN {points}")
-        _n, step, origin = self.query(":WAV:PRE?").split(",")
-        volts = [float(v) for v in self.query(":WAV:DATA?").split(",")]
-        times = [float(origin) + i * float(step) for i in range(len(volts))]
+        _n, step, origin = self.query_numbers(":WAV:PRE?", 3)
+        volts = self.query_numbers(":WAV:DATA?")
+        times = [origin + i * step for i in range(len(volts))]
         return times, volts
 
 
@@ -96,17 +97,16 @@ class KeysightInfiniiVision(Scope):
                               "use delay() between two channels")
 
     def delay(self, start_channel: int = 2, stop_channel: int = 1) -> float:
-        return float(self.query(f":MEASure:DELay? CHANnel{start_channel},CHANnel{stop_channel}"))
+        return self.query_number(f":MEASure:DELay? CHANnel{start_channel},CHANnel{stop_channel}")
 
     def waveform(self, channel: int = 1, points: int = 1000) -> tuple[list[float], list[float]]:
         self.write(f":WAVeform:SOURce CHANnel{channel}")
         self.write(":WAVeform:FORMat ASCii")
         self.write(f":WAVeform:POINts {points}")
-        pre = [float(x) for x in self.query(":WAVeform:PREamble?").split(",")]
+        pre = self.query_numbers(":WAVeform:PREamble?", 10)
         x_increment, x_origin = pre[4], pre[5]
         raw = self.query(":WAVeform:DATA?")
-        if raw.startswith("#"):
-            raw = raw[2 + int(raw[1]):]
-        volts = [float(v) for v in raw.split(",") if v.strip()]
+        data = self._checked(":WAVeform:DATA?", parse_block_header, raw)
+        volts = self._checked(":WAVeform:DATA?", parse_numbers, data.strip().strip(","))
         times = [x_origin + i * x_increment for i in range(len(volts))]
         return times, volts

@@ -7,10 +7,6 @@ from typing import Any
 from drivers.instruments.base import SafetyError, ScpiInstrument, scpi_property
 
 
-def _on_off(text: str) -> bool:
-    return text.strip().upper() in ("1", "ON")
-
-
 class AcSource(ScpiInstrument):
     """Generic AC source (the emulated bench's command set)."""
 
@@ -29,7 +25,7 @@ class AcSource(ScpiInstrument):
     @property
     def output(self) -> bool:
         """Control the output relay: the meter is powered while it is on."""
-        return _on_off(self.query(self._output_cmd[0]))
+        return self.query_bool(self._output_cmd[0])
 
     @output.setter
     def output(self, on: bool) -> None:
@@ -40,15 +36,15 @@ class AcSource(ScpiInstrument):
 
     def measure_voltage(self) -> float:
         """Measure the output voltage (V rms)."""
-        return float(self.query(self._measure_cmds[0]))
+        return self.query_number(self._measure_cmds[0])
 
     def measure_current(self) -> float:
         """Measure the output current (A rms)."""
-        return float(self.query(self._measure_cmds[1]))
+        return self.query_number(self._measure_cmds[1])
 
     def measure_power(self) -> float:
         """Measure the output active power (W)."""
-        return float(self.query(self._measure_cmds[2]))
+        return self.query_number(self._measure_cmds[2])
 
     def safe_state(self) -> None:
         self.write(self._output_cmd[1].format("OFF"))
