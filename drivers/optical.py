@@ -217,6 +217,17 @@ class OpticalPort:
         return i + 2 if i >= 0 else 0
 
     @staticmethod
+    def _ident_line(buf: bytes) -> int:
+        """The identification ends at the first CR LF after its '/': the tail of a late
+        answer to an earlier message may come first (the line was flushed before the
+        request, but a slow meter can still be sending)."""
+        start = buf.find(b"/")
+        if start < 0:
+            return 0
+        i = buf.find(b"\r\n", start)
+        return i + 2 if i >= 0 else 0
+
+    @staticmethod
     def _block(buf: bytes) -> int:
         """STX ... ETX BCC, or a lone ACK/NAK."""
         if buf[:1] in (bytes([ACK]), bytes([NAK])):
@@ -240,7 +251,7 @@ class OpticalPort:
             self._set_baud("sign-on", 300)
             self._send("sign-on", request(self.address))
             try:
-                line = self._read_until("sign-on", self._line, IDENT_MAX, "CR LF")
+                line = self._read_until("sign-on", self._ident_line, IDENT_MAX, "CR LF")
             except LineLostError:
                 raise
             except NoAnswerError as exc:
@@ -248,6 +259,11 @@ class OpticalPort:
                 log.info("no identification (attempt %d)", attempt + 1)
                 time.sleep(0.2)
                 continue
+            stray = line.find(b"/")
+            if stray > 0:
+                log.info("dropped %d stray bytes before the identification: %r", stray,
+                         line[:stray])
+                line = line[stray:]
             try:
                 ident = parse_identification(line)
             except FrameError as exc:

@@ -83,6 +83,16 @@ def _reader(answer: bytes):
     return behave
 
 
+def test_late_tail_of_an_earlier_answer_before_the_identification_is_dropped():
+    def behave(dev):
+        dev.read_until(b"!\r\n")
+        dev.write(b"(12:00:00)\r\n\x03" + b"/EMu5STS-EMU-1.0.0\r\n")
+
+    with HostilePty(behave) as dev, OpticalPort(dev.path, timeout=0.5) as port:
+        ident = port._sign_on()
+    assert (ident.manufacturer, ident.baud_char, ident.ident) == ("EMu", "5", "STS-EMU-1.0.0")
+
+
 def test_read_answered_for_another_address_is_refused():
     answer = frame(b"0.9.1(12:00:00)")
     with HostilePty(_reader(answer)) as dev, OpticalPort(dev.path, timeout=0.5) as port, \
