@@ -2,6 +2,18 @@
 
 Each sub-command lives in `rig/commands/<name>.py` and exposes `main(argv) -> int`, so the
 commands stay independent (importing `rig sts` never loads pyvisa, for instance).
+
+Every command reports a problem the same way, so a script or a tester can rely on it:
+
+- one line on stderr, `rig <command>: <what was wrong>`, naming the option, the device or
+  the step (a key is never repeated: a bad one is named by its option and the bad character);
+  numbers in it are rounded to what means something (`0.366 s`, not `0.36575900000025285 s`);
+- exit status 0: done, everything answered and passed;
+- exit status 2: usage or bad input, found before anything is opened or started (an unknown
+  option, a token of the wrong length, a key that is not hex, a bench file that does not load);
+- exit status 1: the bench, a device or the thing checked said no (a device that is silent
+  or refused for its calibration date, a meter that rejected a token, a CRC that does not
+  match after decryption).
 """
 
 from __future__ import annotations
@@ -15,13 +27,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("rig.commands.bench", "check that every device of a bench answers"),
     "meter": ("rig.commands.meter", "read the meter on the bench, or type a token into it"),
     "run": ("rig.commands.run", "run the conformance plans and write the report"),
+    "report": ("rig.commands.report", "render report.html and report.pdf from a run's record"),
+    "display": ("rig.commands.display",
+                "read what the meter's display shows now through the bench camera"),
 }
+USAGE_ERROR = 2
+DEVICE_ERROR = 1
 
 
 def _usage() -> str:
-    lines = ["usage: rig COMMAND [options]", "", "commands:"]
+    lines = ["usage: rig COMMAND [options]", "       rig --version", "", "commands:"]
     lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "Run `rig COMMAND --help` for the options of one command."]
+    lines += ["", "options:", "  -h, --help  show this help and exit",
+              "  --version   print the version of STS Rig and exit",
+              "", "Run `rig COMMAND --help` for the options of one command.",
+              "Exit status: 0 done, 2 usage or bad input, 1 a device or bench problem."]
     return "\n".join(lines)
 
 
@@ -29,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `rig` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help"}:
-        print(_usage())
-        return 0 if args else 2
+        print(_usage(), file=sys.stdout if args else sys.stderr)
+        return 0 if args else USAGE_ERROR
     if args[0] == "--version":
         from rig import __version__
 
@@ -40,9 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"rig: unknown command {name!r} (expected one of: {', '.join(COMMANDS)})",
               file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(args[1:]) or 0)
+    try:
+        return int(module.main(args[1:]) or 0)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error already printed (2)
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(f"rig {name}: {exc.code}", file=sys.stderr)
+        return USAGE_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

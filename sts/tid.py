@@ -67,6 +67,16 @@ def rollover_date(base_date: int = 1993) -> datetime:
     return BASE_DATES[parse_base_date(base_date)] + TID_MAX * _MINUTE
 
 
+def base_date_in_force(at: datetime) -> int:
+    """The base date a vending system uses at `at`: the oldest one whose TID range still
+    covers that minute (1993 up to 2024-11-24 20:15, 2014 up to 2045-11-24 20:15, then 2035)."""
+    for year in sorted(BASE_DATES):
+        if 0 <= minutes_since_base(at, year) <= TID_MAX:
+            return year
+    raise TIDRangeError(f"{_naive(at):%Y-%m-%d %H:%M} is outside every base date's TID range "
+                        f"(1993-01-01 00:00 .. {rollover_date(2035):%Y-%m-%d %H:%M})")
+
+
 def check_tid(tid: int, base_date: int = 1993) -> int:
     """`tid` if it fits 24 bits, else TIDRangeError naming the base date's range."""
     if tid < 0:

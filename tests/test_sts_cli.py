@@ -159,7 +159,7 @@ def test_decode_wrong_key_reports_crc(capsys):
     (["vend", "credit", "--subclass", "0", "--amount", "1", "--decoder-key", DK02,
       "--tid", "5", "--at", "2004-01-01 00:00"], "not both"),
     (["vend", "credit", "--subclass", "0", "--amount", "1", "--decoder-key", DK02,
-      "--at", "2025-01-01 00:00"], "2024-11-24 20:15"),
+      "--at", "2025-01-01 00:00", "--base-date", "1993"], "2024-11-24 20:15"),
     (["vend", "credit", "--subclass", "0", "--amount", "1", "--decoder-key", DK02,
       "--at", "yesterday"], "YYYY-MM-DD"),
     (["vend", "credit", "--subclass", "0", "--amount", "1", "--dkga", "02"], "--vending-key"),
@@ -171,6 +171,7 @@ def test_wrong_input_one_line_naming_the_problem(capsys, argv, named):
     assert code != 0
     assert out == ""
     assert len(err.splitlines()) == 1
+    assert err.startswith("rig sts: ") and "error:" not in err
     assert named in err
 
 
@@ -190,3 +191,110 @@ def test_console_entry_point_in_a_subprocess():
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )
     assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1
+
+
+# --- the base date in force, key errors, help --------------------------------------------
+
+
+def test_vend_without_at_uses_the_base_date_in_force_now(capsys):
+    # now is past the 1993 rollover (2024-11-24 20:15): the 1993 default refused every token
+    code, out, err = run(capsys, "vend", "credit", "--subclass", "0", "--amount", "5",
+                         "--decoder-key", DK02, "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["decoded"][0]["base_date"] == 2014
+
+
+@pytest.mark.parametrize(("at", "base_date", "tid"), [
+    ("2024-11-24 20:15", 1993, 0xFFFFFF),  # the last minute of the 1993 range
+    # 2014-01-01 .. 2024-11-24: 3652 + 328 = 3980 days; + 20:16 -> 3980*1440 + 1216
+    ("2024-11-24 20:16", 2014, 5732416),
+    ("2045-11-24 20:15", 2014, 0xFFFFFF),  # 2014 stays in force past 2035-01-01
+    # 2035-01-01 .. 2045-11-24: 3653 + 327 = 3980 days again
+    ("2045-11-24 20:16", 2035, 5732416),
+])
+def test_vend_default_base_date_follows_the_rollover(capsys, at, base_date, tid):
+    code, out, _ = run(capsys, "vend", "clear-tamper", "--decoder-key", DK02, "--at", at,
+                       "--rnd", "5", "--json")
+    info = json.loads(out)["decoded"][0]
+    assert (code, info["base_date"], info["tid"]) == (0, base_date, tid)
+    assert info["tid_date"] == at
+
+
+def test_base_date_in_force_edges():
+    from datetime import datetime
+
+    from sts.errors import TIDRangeError
+    from sts.tid import base_date_in_force
+
+    assert base_date_in_force(datetime(1993, 1, 1)) == 1993
+    assert base_date_in_force(datetime(2024, 11, 24, 20, 15, 59)) == 1993  # seconds dropped
+    assert base_date_in_force(datetime(2066, 11, 24, 20, 15)) == 2035
+    for outside in (datetime(1992, 12, 31, 23, 59), datetime(2066, 11, 24, 20, 16)):
+        with pytest.raises(TIDRangeError, match="outside every base date"):
+            base_date_in_force(outside)
+
+
+def test_keygen_default_base_date_is_the_one_in_force_now(capsys):
+    dkga04 = ["keygen", "--dkga", "04", "--vending-key",
+              "abababababababab949494949494949401234567", "--pan", "600727000000000009",
+              "--sgc", "201457", "--ti", "01", "--krn", "1", "--kt", "2"]
+    assert run(capsys, *dkga04) == run(capsys, *dkga04, "--base-date", "2014")
+    assert run(capsys, *dkga04)[1] != run(capsys, *dkga04, "--base-date", "1993")[1]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["decode", "23716100501183194197", "--decoder-key", "e65g341f9d5bf36f"],
+     "rig sts: --decoder-key: 'g' at position 4 is not a hex digit"),
+    (["decode", "23716100501183194197", "--decoder-key", "0xe653 341f 9d5b f3z6"],
+     "rig sts: --decoder-key: 'z' at position 20 is not a hex digit"),
+    (["vend", "key-change", "--decoder-key", DK02, "--new-decoder-key", "060b8643c59a27f!",
+      "--new-kt", "2", "--new-krn", "1", "--new-ti", "02"],
+     "rig sts: --new-decoder-key: '!' at position 16 is not a hex digit"),
+    (["keygen", *KEYGEN02[:2], "--vending-key", "abababab-abababab", *KEYGEN02[4:]],
+     "rig sts: --vending-key: '-' at position 9 is not a hex digit"),
+    (["decode", "23716100501183194197", "--decoder-key", "e653341f9d5bf3"],
+     "rig sts: --decoder-key must be 16 hex digits (EA07) or 32 (EA11), got 14"),
+    (["decode", "23716100501183194197", "--decoder-key", "e653341f9d5bf3", "--ea", "07"],
+     "rig sts: --decoder-key for EA07 (STA) must be 16 hex digits (64 bits), got 14"),
+])
+def test_a_bad_key_names_the_option_and_the_character(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert (code, out, err) == (2, "", message + "\n")
+
+
+def test_options_a_kind_does_not_use(capsys):
+    code, out, _ = run(capsys, "vend", "test", "--help")
+    assert code == 0 and "--control" in out and "--mfr-digits" in out
+    for unused in ("--decoder-key", "--vending-key", "--base-date", "--tid", "--at", "--rnd"):
+        assert unused not in out
+    code, out, _ = run(capsys, "vend", "key-change", "--help")
+    assert code == 0 and "--decoder-key" in out and "--tid" not in out and "--rnd" not in out
+    code, out, _ = run(capsys, "vend", "currency", "--help")
+    assert "--at" in out and "--rnd" not in out  # S&E takes the random number's place
+    assert run(capsys, "vend", "--rnd", "3", "test", "--control", "1") == (
+        2, "", "rig sts: a test token does not use --rnd\n")
+    code, _, err = run(capsys, "vend", "test", "--control", "1", "--decoder-key", DK02)
+    assert (code, err) == (2, "rig sts: a test token does not use --decoder-key\n")
+    code, _, err = run(capsys, "vend", "credit", "--subclass", "0", "--amount", "1",
+                       "--decoder-key", DK02, "--colour", "red", "--vending-kee", DK02)
+    assert (code, err) == (2, "rig sts: unrecognized arguments: --colour, --vending-kee "
+                              "(and their values)\n")
+
+
+def _actions(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _actions(sub)
+        elif not isinstance(action, argparse._HelpAction):
+            yield parser.prog, action
+
+
+def test_every_option_has_help_text():
+    from rig.commands.sts import build_parser
+
+    missing = [f"{prog} {action.option_strings or action.dest}"
+               for prog, action in _actions(build_parser()) if not action.help]
+    assert missing == []

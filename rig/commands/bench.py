@@ -1,36 +1,102 @@
-"""`rig bench check`: open every device of the bench, print who answered, leave all safe."""
+"""`rig bench check`: open every device of the bench, print who answered, leave all safe.
+
+Each device gets one line: `ok` (it answered), `FAIL` (silent or not understood) or
+`REFUSED` (it answered, but it is past its calibration due date, so a run would not use it).
+Exit status (see rig/cli.py): 0 all answered and usable, 1 a device silent or refused, 2 a
+bench file that does not load.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
+from dataclasses import dataclass, field
+from typing import NoReturn
 
-from rig.bench import BenchError, open_bench
-from rig.config import ConfigError, load_bench
+from rig.bench import Bench, BenchError, open_bench
+from rig.config import BenchConfig, ConfigError, load_bench
+
+PROG = "rig bench"
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        print(f"rig bench: {message}", file=sys.stderr)
+    def error(self, message: str) -> NoReturn:
+        print(f"{PROG}: {message}", file=sys.stderr)
         sys.exit(2)
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The `rig bench` argument parser."""
+    parser = _Parser(prog=PROG, description="Check the devices of a bench.")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = sub.add_parser("check", help="open every device and print its identity",
+                           description="Open every device of the bench, print its identity "
+                                       "and leave every instrument in its safe state.")
+    check.add_argument("--bench", metavar="FILE",
+                       help="bench TOML (default: the emulated bench, started for this check)")
+    check.add_argument("--allow-expired-calibration", action="store_true",
+                       help="count an instrument past its calibration due date as ok (as "
+                            "`rig run --allow-expired-calibration` would use it)")
+    return parser
+
+
+@dataclass
+class CheckResult:
+    """Who was silent and who answered but is refused for its calibration date."""
+
+    silent: list[str] = field(default_factory=list)
+    refused: dict[str, dt.date] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """The one stderr line; empty when every device answered and is usable."""
+        parts = []
+        if self.silent:
+            parts.append(f"no answer from: {', '.join(self.silent)}")
+        if self.refused:
+            parts.append("refused for calibration (past the due date; "
+                         "--allow-expired-calibration to use it anyway): " + ", ".join(
+                             f"{role} (due {due.isoformat()})"
+                             for role, due in self.refused.items()))
+        return "; ".join(parts)
+
+
+def check_instruments(bench: Bench, config: BenchConfig, *, allow_expired: bool,
+                      today: dt.date, result: CheckResult) -> None:
+    """Ask each instrument who it is (even one past its due date: it is only put in its
+    safe state), then judge its calibration date."""
+    for role in config.instruments:
+        due = config.instruments[role].calibration_due
+        try:
+            inst = bench.instrument(role)
+            inst.safe_state()
+        except Exception as exc:
+            result.silent.append(role)
+            print(f"{role:<8} FAIL {exc}")
+            continue
+        if due is not None and due < today and not allow_expired:
+            result.refused[role] = due
+            print(f"{role:<8} REFUSED {inst.idn} answered, but its calibration was due "
+                  f"{due.isoformat()}: recalibrate it, or pass --allow-expired-calibration")
+        elif due is not None and due < today:
+            print(f"{role:<8} ok  {inst.idn} (calibration due {due.isoformat()}, past: "
+                  "allowed by --allow-expired-calibration)")
+        else:
+            print(f"{role:<8} ok  {inst.idn}"
+                  + (f" (calibration due {due.isoformat()})" if due else ""))
+
+
 def main(argv: list[str]) -> int:
-    parser = _Parser(prog="rig bench", description="Check the devices of a bench.")
-    sub = parser.add_subparsers(dest="action", required=True)
-    check = sub.add_parser("check", help="open every device and print its identity")
-    check.add_argument("--bench", help="bench TOML (default: the emulated bench)")
-    check.add_argument("--allow-expired-calibration", action="store_true")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         config = load_bench(args.bench)
     except ConfigError as exc:
-        print(f"rig bench: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    failed: list[str] = []
+    result = CheckResult()
     try:
-        with open_bench(config, allow_expired_calibration=args.allow_expired_calibration) \
-                as bench:
+        # every instrument is opened, the expired ones too, to tell "refused" from "silent"
+        with open_bench(config, allow_expired_calibration=True) as bench:
             print(f"bench: {config.bench.name} ({config.path})"
                   + (f", emulated at {bench.speed:g}x" if bench.emulated else ""))
             try:
@@ -40,29 +106,24 @@ def main(argv: list[str]) -> int:
                 print(f"meter    ok  {ident.manufacturer} {ident.ident} "
                       f"(baud char {ident.baud_char}), meter number {drn}")
             except Exception as exc:
-                failed.append("meter")
+                result.silent.append("meter")
                 print(f"meter    FAIL {exc}")
             if bench.has("keypad"):
                 try:
                     print(f"keypad   ok  {bench.keypad.identify()}")
                 except Exception as exc:
-                    failed.append("keypad")
+                    result.silent.append("keypad")
                     print(f"keypad   FAIL {exc}")
-            for role in config.instruments:
-                try:
-                    inst = bench.instrument(role)
-                    inst.safe_state()
-                    due = config.instruments[role].calibration_due
-                    print(f"{role:<8} ok  {inst.idn}"
-                          + (f" (calibration due {due.isoformat()})" if due else ""))
-                except Exception as exc:
-                    failed.append(role)
-                    print(f"{role:<8} FAIL {exc}")
-    except (BenchError, ConfigError) as exc:
-        print(f"rig bench: {exc}", file=sys.stderr)
+            check_instruments(bench, config, allow_expired=args.allow_expired_calibration,
+                              today=dt.date.today(), result=result)
+    except ConfigError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except BenchError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
-    if failed:
-        print(f"rig bench: no answer from: {', '.join(failed)}", file=sys.stderr)
+    if result.summary():
+        print(f"{PROG}: {result.summary()}", file=sys.stderr)
         return 1
     print("all devices answered; instruments left in their safe state")
     return 0

@@ -1,4 +1,8 @@
-"""`rig emulate`: serve the emulated bench (see emulator/bench.py)."""
+"""`rig emulate`: serve the emulated bench (see emulator/bench.py).
+
+It follows the convention of every `rig` command (rig/cli.py): a bad option or an unknown
+fault is one line `rig emulate: <what was wrong>` on stderr and exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -6,4 +10,5 @@ from emulator.bench import main as _main
 
 
 def main(argv: list[str]) -> int:
+    """Serve until stopped (SIGTERM or Ctrl-C); the exit status of the emulator."""
     return _main(argv)

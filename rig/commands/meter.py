@@ -1,22 +1,90 @@
-"""`rig meter readout` and `rig meter enter`: the meter on the bench, by hand."""
+"""`rig meter readout` and `rig meter enter`: the meter on the bench, by hand.
+
+Without `--bench` (or with a bench file that says `emulated = true`) each call starts an
+emulated bench of its own and stops it at the end, so its meter starts from a fresh memory
+every time: a token entered by one `rig meter enter` is not remembered by the next, unless
+`--state FILE` names a file for the emulated meter's non-volatile memory.
+
+Exit status (see rig/cli.py): 0 done (the token accepted), 1 the meter or a device said no
+(token rejected, no answer, a bad frame), 2 bad input (a token that is not 20 digits, a
+bench file that does not load), found before anything is started.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
+from pathlib import Path
+from typing import NoReturn
 
 from drivers.keypad import KeypadError
 from drivers.optical import OpticalError, OpticalPort
 from rig.bench import BenchError, open_bench
 from rig.config import ConfigError, load_bench
 
+PROG = "rig meter"
+TOKEN_DIGITS = 20
+ACCEPTED = ("ACCEPT", "KCT_HELD")
+_SEPARATORS = re.compile(r"[ \-]")
+FRESH = ("an emulated bench starts afresh for each command: its meter forgets what an "
+         "earlier command did unless --state names a file to keep it in")
+
+
+class UsageError(Exception):
+    """Bad input, found before anything is opened; the message is the stderr line."""
+
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        print(f"rig meter: {message}", file=sys.stderr)
+    def error(self, message: str) -> NoReturn:
+        print(f"{PROG}: {message}", file=sys.stderr)
         sys.exit(2)
+
+
+def token_digits(text: str) -> str:
+    """The 20 digits of a token typed with or without separators (spaces, dashes), or a
+    UsageError naming what is wrong (the first non-digit and its position, or the count)."""
+    for position, char in enumerate(text, start=1):
+        if not ("0" <= char <= "9" or _SEPARATORS.fullmatch(char)):
+            raise UsageError(f"token has {char!r} at position {position}: only digits, "
+                             "spaces and dashes")
+    digits = _SEPARATORS.sub("", text)
+    if len(digits) != TOKEN_DIGITS:
+        raise UsageError(f"token has {len(digits)} digits, expected {TOKEN_DIGITS}")
+    return digits
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `rig meter` argument parser."""
+    parser = _Parser(prog=PROG, description="Read the meter or type a token into it.",
+                     epilog=f"Without --bench, {FRESH}.")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    readout = sub.add_parser("readout", help="print the meter's registers",
+                             description="Print the meter's registers (an IEC 62056-21 "
+                                         "readout over the optical port).",
+                             epilog=f"Without --bench or --port, {FRESH}.")
+    where = readout.add_mutually_exclusive_group()
+    where.add_argument("--bench", metavar="FILE",
+                       help="bench TOML (default: the emulated bench, started for this read)")
+    where.add_argument("--port", help="the optical head's serial port or pyserial URL "
+                                      "(instead of a bench file)")
+    readout.add_argument("--json", action="store_true", help="a JSON list of registers")
+    readout.add_argument("--state", metavar="FILE",
+                         help="emulated bench only: the file keeping its meter's memory")
+    enter = sub.add_parser("enter", help="type a token and print the meter's answer",
+                           description="Type a token through the keypad injector and print "
+                                       "the meter's answer (its outcome and display).",
+                           epilog=f"Without --bench, {FRESH}.")
+    enter.add_argument("token", metavar="TOKEN",
+                       help="the 20-digit token (4-4-4-4-4 groups, spaces or dashes, allowed)")
+    enter.add_argument("--bench", metavar="FILE",
+                       help="bench TOML (default: the emulated bench, started for this token)")
+    enter.add_argument("--state", metavar="FILE",
+                       help="emulated bench only: the file keeping its meter's memory (TID "
+                            "store, credit) from one `rig meter enter` to the next")
+    return parser
 
 
 def _readout(port: OpticalPort, as_json: bool) -> int:
@@ -40,30 +108,33 @@ def wait_result(port: OpticalPort, before: str, timeout_s: float = 30.0) -> tupl
 
 
 def main(argv: list[str]) -> int:
-    parser = _Parser(prog="rig meter", description="Read the meter or type a token into it.")
-    sub = parser.add_subparsers(dest="action", required=True)
-    readout = sub.add_parser("readout", help="print the meter's registers")
-    where = readout.add_mutually_exclusive_group()
-    where.add_argument("--bench", help="bench TOML (default: the emulated bench)")
-    where.add_argument("--port", help="the optical head's serial port or pyserial URL")
-    readout.add_argument("--json", action="store_true", help="a JSON list of registers")
-    enter = sub.add_parser("enter", help="type a token and print the meter's answer")
-    enter.add_argument("token")
-    enter.add_argument("--bench", help="bench TOML (default: the emulated bench)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
+        token = token_digits(args.token) if args.action == "enter" else ""
         if args.action == "readout" and args.port:
+            if args.state:
+                raise UsageError("--state is for an emulated bench, not --port")
             with OpticalPort(args.port) as port:
                 return _readout(port, args.json)
         config = load_bench(args.bench)
-        with open_bench(config) as bench:
+        if args.state and not config.bench.emulated:
+            raise UsageError(f"--state is for an emulated bench; {config.path} is a real one")
+        state = Path(args.state) if args.state else None
+        with open_bench(config, state_path=state) as bench:
             if args.action == "readout":
                 return _readout(bench.optical, args.json)
             before = bench.optical.read("C.52.2").value
-            bench.keypad.type_token(args.token)
+            bench.keypad.type_token(token)
             outcome, display = wait_result(bench.optical, before)
             print(f"{outcome} ({display})")
-            return 0 if outcome in ("ACCEPT", "KCT_HELD") else 1
-    except (OpticalError, KeypadError, BenchError, ConfigError) as exc:
-        print(f"rig meter: {exc}", file=sys.stderr)
+            if outcome not in ACCEPTED:
+                print(f"{PROG}: the meter did not accept the token: {outcome} ({display})",
+                      file=sys.stderr)
+                return 1
+            return 0
+    except (UsageError, ConfigError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except (OpticalError, KeypadError, BenchError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return 1

@@ -6,9 +6,14 @@
                  [--tid N | --at "YYYY-MM-DD HH:MM[:SS]"] [--base-date Y] [--rnd N] [--json]
     rig sts decode TOKEN [--decoder-key HEX --ea EA | keygen options] [--base-date Y] [--json]
 
-Any wrong input exits with status 2 and one line on stderr naming the problem. `decode`
-exits 1 when the CRC does not match (wrong key or a typing error), 0 otherwise. Keys are
-printed only by `keygen` (which is asked for one).
+Exit status as for every `rig` command (see rig/cli.py): any wrong input exits 2 with one
+line `rig sts: <what was wrong>` on stderr; `decode` exits 1 when the CRC does not match
+(wrong key or a typing error), 0 otherwise. Keys are printed only by `keygen` (which is
+asked for one); an error about a key names the option and the bad character, never the key.
+
+Base date: `vend` defaults to the one in force at the token's time (`--at`, or now, UTC):
+1993 up to 2024-11-24 20:15, 2014 up to 2045-11-24 20:15, then 2035; `keygen` to the one in
+force now; `decode` (which cannot know when a token was issued) to 1993.
 """
 
 from __future__ import annotations
@@ -23,13 +28,22 @@ from typing import Any, NoReturn
 import sts
 from sts.decode import normalize_ea
 from sts.errors import StsError
-from sts.tid import datetime_from_tid, parse_base_date
+from sts.tid import base_date_in_force, datetime_from_tid, parse_base_date, utc_now
 from sts.tokens import CLASS_NAMES, subclass_name
 
 PROG = "rig sts"
 KINDS = ("credit", "currency", "power-limit", "clear-credit", "tariff-rate", "clear-tamper",
          "phase-unbalance", "water-factor", "key-change", "test")
 KEYGEN_OPTIONS = ("dkga", "vending_key", "pan", "sgc", "ti", "krn", "kt")
+KEY_OPTIONS = ("decoder_key", *KEYGEN_OPTIONS, "ea", "base_date")
+TIME_OPTIONS = ("tid", "at")
+# what each kind of token carries besides its own options (a test token: nothing)
+UNUSED: dict[str, tuple[str, ...]] = {
+    "test": (*KEY_OPTIONS, *TIME_OPTIONS, "rnd"),
+    "key-change": (*TIME_OPTIONS, "rnd"),
+    "currency": ("rnd",),
+}
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 class UsageError(Exception):
@@ -40,7 +54,18 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (argparse prints usage + error on two lines)."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{PROG}: {message}")
+
+
+def unrecognized(words: list[str], kind: str | None) -> str:
+    """The error for words argparse did not take. It names the options, never their values
+    (a value may be a key); an option the kind of token does not carry says so."""
+    options = [w.split("=", 1)[0] for w in words if w.startswith("-")]
+    unused = {f"--{name.replace('_', '-')}" for name in UNUSED.get(kind or "", ())}
+    if options and len(options) * 2 >= len(words) and set(options) <= unused:
+        return f"a {kind} token does not use {', '.join(options)}"
+    values = " (and their values)" if len(options) < len(words) else ""
+    return f"unrecognized arguments: {', '.join(options) or 'values'}{values}"
 
 
 # --- option groups --------------------------------------------------------------------------
@@ -88,8 +113,14 @@ def _at(text: str) -> datetime:
     raise argparse.ArgumentTypeError(f"date {text!r} is not 'YYYY-MM-DD HH:MM[:SS]'")
 
 
+BASE_DATE_AT_TOKEN = ("base date 1993, 2014 or 2035 (default: the one in force at the "
+                      "token's time: 1993 up to 2024-11-24 20:15, 2014 up to 2045-11-24 "
+                      "20:15, then 2035)")
+
+
 def _add_key_options(parser: argparse.ArgumentParser, *, suppress: bool,
-                     keygen_required: bool = False) -> None:
+                     keygen_required: bool = False,
+                     base_date_help: str = BASE_DATE_AT_TOKEN) -> None:
     """Decoder key options (or the keygen options that derive it)."""
     default: Any = argparse.SUPPRESS if suppress else None
     group = parser.add_argument_group("key (decoder key, or the options that derive it)")
@@ -115,19 +146,25 @@ def _add_key_options(parser: argparse.ArgumentParser, *, suppress: bool,
                        help="encryption algorithm 07 (STA), 09 (DES, deprecated) or 11 "
                             "(MISTY1); default from the key length")
     group.add_argument("--base-date", type=_base_date, default=default,
-                       help="base date 1993 (default), 2014 or 2035")
+                       help=base_date_help)
 
 
-def _add_vend_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+def _add_vend_options(parser: argparse.ArgumentParser, *, suppress: bool,
+                      unused: tuple[str, ...] = ()) -> None:
+    """The options of `vend` (all of them) or of one KIND (less those it does not use)."""
     default: Any = argparse.SUPPRESS if suppress else None
-    _add_key_options(parser, suppress=suppress)
-    group = parser.add_argument_group("token identifier and output")
-    group.add_argument("--tid", type=_int_range(0, 0xFFFFFF, "TID"), default=default,
-                       help="the TID (minutes since the base date)")
-    group.add_argument("--at", type=_at, default=default,
-                       help='issue date "YYYY-MM-DD HH:MM[:SS]" (default: now, UTC)')
-    group.add_argument("--rnd", type=_int_range(0, 15, "random number"), default=default,
-                       help="the random nibble 0..15 (default: random)")
+    if "decoder_key" not in unused:
+        _add_key_options(parser, suppress=suppress)
+    group = parser.add_argument_group("output" if "tid" in unused else
+                                      "token identifier and output")
+    if "tid" not in unused:
+        group.add_argument("--tid", type=_int_range(0, 0xFFFFFF, "TID"), default=default,
+                           help="the TID (minutes since the base date)")
+        group.add_argument("--at", type=_at, default=default,
+                           help='issue date "YYYY-MM-DD HH:MM[:SS]" (default: now, UTC)')
+    if "rnd" not in unused:
+        group.add_argument("--rnd", type=_int_range(0, 15, "random number"), default=default,
+                           help="the random nibble 0..15 (default: random)")
     group.add_argument("--json", action="store_true",
                        default=argparse.SUPPRESS if suppress else False,
                        help="print a JSON object with the tokens and their decoded fields")
@@ -142,7 +179,9 @@ def build_parser() -> _Parser:
 
     keygen = commands.add_parser("keygen", help="print the decoder key (lowercase hex)",
                                  description="Derive a meter's decoder key.")
-    _add_key_options(keygen, suppress=False, keygen_required=True)
+    _add_key_options(keygen, suppress=False, keygen_required=True,
+                     base_date_help="base date 1993, 2014 or 2035 (default: the one in force "
+                                    "now; DKGA04 derives a different key for each)")
 
     vend = commands.add_parser("vend", help="print tokens, one per line",
                                description="Vend tokens for one meter.")
@@ -152,7 +191,7 @@ def build_parser() -> _Parser:
 
     def kind(name: str, help_: str) -> argparse.ArgumentParser:
         sub = kinds.add_parser(name, help=help_, description=help_)
-        _add_vend_options(sub, suppress=True)
+        _add_vend_options(sub, suppress=True, unused=UNUSED.get(name, ()))
         return sub
 
     credit = kind("credit", "credit in kWh, m3 or minutes (0.1 resolution, rounded up)")
@@ -168,32 +207,43 @@ def build_parser() -> _Parser:
     kind("clear-credit", "clear a credit register").add_argument(
         "--register", required=True, help="register 0..7 (the class 0 subclasses) or 'all'")
     kind("tariff-rate", "set the tariff rate (raw 16-bit value)").add_argument(
-        "--value", type=_int_range(0, 0xFFFF, "tariff rate"), required=True)
+        "--value", type=_int_range(0, 0xFFFF, "tariff rate"), required=True,
+        help="the rate, 0..65535 (its meaning is the utility's)")
     kind("clear-tamper", "clear the tamper condition")
     kind("phase-unbalance", "set the maximum phase power unbalance limit").add_argument(
         "--watts", required=True, help="limit in watts")
     kind("water-factor", "set the water meter factor (raw 16-bit value)").add_argument(
-        "--value", type=_int_range(0, 0xFFFF, "water meter factor"), required=True)
+        "--value", type=_int_range(0, 0xFFFF, "water meter factor"), required=True,
+        help="the factor, 0..65535")
     kct = kind("key-change", "key change set (2, 3 or 4 tokens)")
-    kct.add_argument("--new-decoder-key", metavar="HEX", required=True)
+    kct.add_argument("--new-decoder-key", metavar="HEX", required=True,
+                     help="the meter's new decoder key (16 hex digits, or 32 for EA11)")
     kct.add_argument("--new-ea", type=_ea, help="EA of the new key (default from its length)")
-    kct.add_argument("--new-kt", type=_int_range(0, 3, "new key type"), required=True)
+    kct.add_argument("--new-kt", type=_int_range(0, 3, "new key type"), required=True,
+                     help="key type of the new key 0..3 (2 = DUTK)")
     kct.add_argument("--new-krn", type=_int_range(1, 9, "new key revision number"),
-                     required=True)
+                     required=True, help="key revision number of the new key 1..9")
     kct.add_argument("--new-ti", required=True, help="new tariff index, 2 digits")
-    kct.add_argument("--new-ken", type=_int_range(0, 255, "new key expiry number"), default=255)
+    kct.add_argument("--new-ken", type=_int_range(0, 255, "new key expiry number"), default=255,
+                     help="key expiry number of the new key 0..255: TIDs whose high byte is "
+                          "above it are refused (default 255: never expires)")
     kct.add_argument("--new-sgc", help="new supply group code (3-token set for a 64-bit key)")
     kct.add_argument("--rollover", action="store_true", help="set RO: clear the TID store")
     test = kind("test", "class 1 test/display token (not encrypted)")
     test.add_argument("--control", type=_hex_int, required=True,
                       help="control field in hex (bit n = test n; all ones = all tests)")
-    test.add_argument("--mfr-code", type=_int_range(0, 9999, "manufacturer code"), default=0)
-    test.add_argument("--mfr-digits", type=int, choices=(2, 4), default=2)
+    test.add_argument("--mfr-code", type=_int_range(0, 9999, "manufacturer code"), default=0,
+                      help="manufacturer code the token is for (default 0: any meter)")
+    test.add_argument("--mfr-digits", type=int, choices=(2, 4), default=2,
+                      help="digits of the manufacturer code: 2 (36-bit control field, "
+                           "default) or 4 (28-bit)")
 
     decode = commands.add_parser("decode", help="print the class, subclass and fields",
                                  description="Decode a token (class 1 needs no key).")
     decode.add_argument("token", help="20 digits (4-4-4-4-4 groups accepted)")
-    _add_key_options(decode, suppress=False)
+    _add_key_options(decode, suppress=False,
+                     base_date_help="base date 1993, 2014 or 2035 the TID is counted from "
+                                    "(default 1993: a token does not say when it was issued)")
     decode.add_argument("--json", action="store_true", help="print a JSON object")
     return parser
 
@@ -201,35 +251,46 @@ def build_parser() -> _Parser:
 # --- keys -----------------------------------------------------------------------------------
 
 
-def _hex_bytes(text: str, what: str) -> bytes:
-    cleaned = text.strip().lower().removeprefix("0x")
+def key_bytes(text: str, option: str, ea: str | None = None) -> bytes:
+    """A key given as hex on the command line (spaces, colons and 0x allowed). A wrong one
+    is a UsageError naming the option and the first bad character and its position in the
+    text as typed; the key's own digits are never repeated."""
+    start = 2 if text.lstrip()[:2].lower() == "0x" else 0
+    offset = len(text) - len(text.lstrip())
+    for position, char in enumerate(text, start=1):
+        if position <= offset + start or char in HEX_DIGITS or char in " :":
+            continue
+        raise UsageError(f"{PROG}: {option}: {char!r} at position {position} is not a hex digit")
     try:
-        return bytes.fromhex(cleaned)
-    except ValueError:
-        raise UsageError(f"{PROG}: {what} {'is empty' if not cleaned else 'is not hex'}"
-                         ) from None
+        return sts.parse_key_hex(text, ea, what=option)
+    except StsError as exc:
+        raise UsageError(f"{PROG}: {exc}") from None
 
 
-def _derive(args: argparse.Namespace) -> bytes:
+def _derive(args: argparse.Namespace, base_date: int) -> bytes:
     missing = [f"--{name.replace('_', '-')}" for name in KEYGEN_OPTIONS
                if getattr(args, name, None) is None]
     if missing:
         raise UsageError(f"{PROG}: deriving the decoder key needs {', '.join(missing)}")
     return sts.derive_decoder_key(
-        dkga=args.dkga, vending_key=_hex_bytes(args.vending_key, "vending key"), pan=args.pan,
+        dkga=args.dkga, vending_key=key_bytes(args.vending_key, "--vending-key"), pan=args.pan,
         sgc=args.sgc, ti=args.ti, krn=args.krn, kt=args.kt,
-        base_date=args.base_date or 1993, ea=args.ea or "07",
+        base_date=base_date, ea=args.ea or "07",
     )
 
 
-def _decoder_key(args: argparse.Namespace, *, required: bool) -> tuple[bytes | None, str | None]:
+def _decoder_key(args: argparse.Namespace, base_date: int, *,
+                 required: bool) -> tuple[bytes | None, str | None]:
     """(key, EA) from --decoder-key/--ea or from the keygen options."""
     text = getattr(args, "decoder_key", None)
     if text is not None:
-        key = sts.parse_key_hex(text, args.ea)
+        key = key_bytes(text, "--decoder-key", args.ea)
+        if args.ea is None and len(key) not in (8, 16):
+            raise UsageError(f"{PROG}: --decoder-key must be 16 hex digits (EA07) or 32 "
+                             f"(EA11), got {len(key) * 2}")
         return key, args.ea or ("11" if len(key) == 16 else "07")
     if getattr(args, "vending_key", None) is not None:
-        return _derive(args), args.ea or "07"
+        return _derive(args, base_date), args.ea or "07"
     if required:
         raise UsageError(f"{PROG}: give the key: --decoder-key HEX [--ea 07|09|11], or "
                          "--dkga --vending-key --pan --sgc --ti --krn --kt")
@@ -319,19 +380,28 @@ def _bits(value: int, width: int) -> str:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    print(_derive(args).hex())
+    print(_derive(args, args.base_date or base_date_in_force(utc_now())).hex())
     return 0
 
 
+def _check_used(args: argparse.Namespace) -> None:
+    """Options given before KIND that this kind of token does not carry are an error."""
+    given = [f"--{name.replace('_', '-')}" for name in UNUSED.get(args.kind, ())
+             if getattr(args, name, None) is not None]
+    if given:
+        raise UsageError(f"{PROG}: a {args.kind} token does not use {', '.join(given)}")
+
+
 def _vend(args: argparse.Namespace) -> int:
-    base_date = args.base_date or 1993
+    _check_used(args)
     if args.tid is not None and args.at is not None:
         raise UsageError(f"{PROG}: give --tid or --at, not both")
+    base_date = args.base_date or base_date_in_force(args.at or utc_now())
     if args.kind == "test":
         tokens = [sts.test_token(args.control, mfr_code=args.mfr_code,
                                  mfr_digits=args.mfr_digits)]
     else:
-        key, ea = _decoder_key(args, required=True)
+        key, ea = _decoder_key(args, base_date, required=True)
         assert key is not None and ea is not None
         vendor = sts.Vendor(key, ea, base_date, args.kt if args.kt is not None else 2,
                             sgc=args.sgc)
@@ -367,16 +437,17 @@ def _vend_kind(vendor: sts.Vendor, args: argparse.Namespace) -> list[sts.Token]:
         return [vendor.water_factor(args.value, **timed)]
     # key-change
     new_ea = args.new_ea
-    new_key = sts.parse_key_hex(args.new_decoder_key, new_ea)
+    new_key = key_bytes(args.new_decoder_key, "--new-decoder-key", new_ea)
     return vendor.key_change(new_key, new_kt=args.new_kt, new_krn=args.new_krn,
                              new_ti=args.new_ti, new_ken=args.new_ken, new_sgc=args.new_sgc,
                              rollover=args.rollover, new_ea=new_ea)
 
 
 def _decode(args: argparse.Namespace) -> int:
-    key, ea = _decoder_key(args, required=False)
+    base_date = args.base_date or 1993
+    key, ea = _decoder_key(args, base_date, required=False)
     decoded = sts.decode(args.token, key, ea)
-    info = describe(decoded, args.base_date or 1993)
+    info = describe(decoded, base_date)
     if args.json:
         print(json.dumps(info))
     else:
@@ -388,14 +459,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run `rig sts ...`; returns the exit status."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            raise UsageError(f"{PROG}: {unrecognized(extra, getattr(args, 'kind', None))}")
         handler = {"keygen": _keygen, "vend": _vend, "decode": _decode}[args.command]
         return handler(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except (StsError, ValueError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
