@@ -62,6 +62,8 @@ from pydantic import (
 from pydantic.dataclasses import dataclass as schema
 from pydantic_core import PydanticCustomError
 
+from sts.tid import base_date_in_force
+
 ROLES = ("source", "load", "dmm", "scope")
 KEY_NAMES = (*"0123456789", "BS", "ENT")
 DEFAULT_BENCH = Path(__file__).resolve().parent / "benches" / "emulated.toml"
@@ -216,7 +218,10 @@ class MeterKeys:
     krn: Krn = 1
     kt: Kt = 2
     ken: Ken = 255
-    base_date: BaseDate = 1993
+    # absent: the base date a vending system uses today (2014 since 2024-11-24), not 1993,
+    # whose TIDs ran out then
+    base_date: BaseDate = dataclasses.field(default_factory=lambda: base_date_in_force(
+        dt.datetime.now()))
     vending_key: VendingKeyRef = dataclasses.field(default="", repr=False)
 
 

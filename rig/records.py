@@ -62,8 +62,9 @@ def judge(value: Any, low: Any = None, high: Any = None, nominal: Any = None) ->
     return PASS
 
 
-def _fmt(limit: Any) -> str:
-    return f"{limit:g}" if isinstance(limit, float) else str(limit)
+def _fmt(value: Any) -> str:
+    """A number as a person reads it: 6 significant digits, not 0.36575900000025285."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @dataclass
@@ -100,7 +101,7 @@ class Measurement:
     def summary(self) -> str:
         """One line for a failure message."""
         unit = f" {self.unit}" if self.unit else ""
-        return f"{self.name} = {self.value}{unit} (limits {self.limits_text()})"
+        return f"{self.name} = {_fmt(self.value)}{unit} (limits {self.limits_text()})"
 
 
 def now_iso() -> str:

@@ -375,3 +375,12 @@ def test_optional_text_of_the_new_tables_defaults_to_none(tmp_path):
     assert (config.customer.address, config.customer.contact) == (None, None)
     assert (config.environment.temperature_c, config.environment.humidity_pct) == (None, None)
     assert config.report.title == "Test report"
+
+
+def test_an_absent_base_date_is_the_one_in_force_today(tmp_path):
+    import re
+
+    text = re.sub(r"\nbase_date = \d+", "", BASE)
+    assert "base_date" not in text
+    # today (2026) the 1993 base date's TIDs have run out (2024-11-24 20:15): 2014 is in force
+    assert load_bench(write(tmp_path, text)).meter.keys.base_date == 2014

@@ -48,6 +48,8 @@ def test_limits_text():
     assert Measurement("t", "v", "x", nominal="ACCEPT").limits_text() == "= ACCEPT"
     assert Measurement("t", "v", 1).limits_text() == ""
     assert Measurement("t", "i", 7.5, "A", 0, 5).summary() == "i = 7.5 A (limits 0 .. 5)"
+    assert Measurement("t", "op", 0.36575900000025285, "s", 0.0, 0.1).summary() == \
+        "op = 0.365759 s (limits 0 .. 0.1)"
 
 
 def test_recorder_sends_each_measurement_at_once_and_keeps_the_failed():
