@@ -25,25 +25,39 @@ def relay_edge_plot(times: Sequence[float], volts: Sequence[float], edge_t: floa
                     measured_delay: float | None = None, limit: float | None = None, *,
                     title: str = "load voltage at the relay edge",
                     measured_s: float | None = None, limit_s: float | None = None) -> bytes:
-    """The load voltage around the relay edge (times in s, relative to the trigger point),
-    the edge marked, with the measured delay and its limit in the legend."""
+    """PNG of `relay_edge_figure` (same arguments)."""
+    return figure_png(relay_edge_figure(times, volts, edge_t, measured_delay, limit,
+                                        title=title, measured_s=measured_s, limit_s=limit_s))
+
+
+def relay_edge_figure(times: Sequence[float], volts: Sequence[float], edge_t: float = 0.0,
+                      measured_delay: float | None = None, limit: float | None = None, *,
+                      title: str = "load voltage at the relay edge",
+                      measured_s: float | None = None, limit_s: float | None = None) -> Figure:
+    """The load voltage around the relay edge (times in s, relative to the trigger point):
+    the edge marked, and the measured interval (relay command to edge) shaded on the
+    waveform, with its value and limit in the legend."""
     delay = measured_delay if measured_delay is not None else measured_s
     limit = limit if limit is not None else limit_s
     fig = Figure(figsize=(7, 3))
     ax = fig.add_subplot()
     ax.plot([t * 1000 for t in times], list(volts), lw=1, label="load voltage (CH1)")
-    label = "relay edge"
-    if delay is not None:
-        label += f": {delay * 1000:.1f} ms"
+    ax.axvline(edge_t * 1000, color="red", ls="--", label="relay edge (supply gone)")
+    if delay is not None:  # the measured interval: from the relay command to the edge
+        start = (edge_t - delay) * 1000
+        label = f"measured operate time {delay * 1000:.1f} ms"
         if limit is not None:
             label += f" (limit {limit * 1000:g} ms)"
-    ax.axvline(edge_t * 1000, color="red", ls="--", label=label)
+        ax.axvspan(start, edge_t * 1000, color="tab:orange", alpha=0.25, label=label)
+        ax.axvline(start, color="tab:orange", ls=":", label="relay command")
+        ax.annotate("", xy=(edge_t * 1000, 0), xytext=(start, 0),
+                    arrowprops={"arrowstyle": "<->", "color": "black"})
     ax.set_xlabel("time from trigger (ms)")
     ax.set_ylabel("V")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(alpha=0.3)
-    return figure_png(fig)
+    return fig
 
 
 def depletion_plot(times: Sequence[float], credit: Sequence[float], power: Sequence[float],

@@ -1,4 +1,8 @@
-"""The HTML report: a view of the run record, through pytest-html's hooks.
+"""The pytest-html view (secondary, when `--html` is given) and the shared HTML helpers.
+
+The signed test report (report.html and report.pdf of a run) is rendered from the record by
+rig.report_html and rig.report_pdf; this module keeps pytest-html's page for those who ask
+for it, and the identity rows both use.
 
 Above the results: the bench identity (meter PAN, manufacturer and firmware, each
 instrument's `*IDN?` and calibration date, rig version, bench file, speed and faults of an
