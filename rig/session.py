@@ -152,7 +152,7 @@ class RigSession:
             bench_file=str(config.path), bench=config.bench.name,
             emulated=config.bench.emulated, speed=self.identity.get("speed"),
             faults=self.identity.get("faults", []), profile=self.profile.name,
-            identity=self.identity, declared=self.profile.as_table(),
+            identity=self.identity, declared=declared_values(self.profile),
             bench_error=self.bench_error, meter_error=self.meter_error,
             meter_warning=self.meter_warning,
             allow_expired_calibration=self.options.allow_expired_calibration,
@@ -439,6 +439,13 @@ def _opened(what: str, open_it: Any) -> Any:
         text = str(exc)
         raise BenchFault(text if text.startswith(what.split(" (")[0]) else
                          f"{what}: {text or type(exc).__name__}") from None
+
+
+def declared_values(profile: Any) -> list[Any]:
+    """The profile's declared values for the record, without its secrets (the optical
+    password is a value the meter keeps, not one the report may print)."""
+    return [row if "password" not in str(row[0]).lower() else (row[0], "(not shown)", *row[2:])
+            for row in profile.as_table()]
 
 
 def default_run_id(faults: list[str] | tuple[str, ...] = ()) -> str:

@@ -19,7 +19,7 @@ import rig.dut
 import rig.plots
 import rig.plugin
 import rig.report
-import rig.vendor  # noqa: F401
+import rig.vendor
 
 FAST = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--assert=plain")
 
@@ -52,3 +52,12 @@ def _refuse_bench(*args: Any, **kwargs: Any) -> None:
 def refuse_bench(monkeypatch: Any) -> None:
     """Make any attempt to open a bench fail the plan run loudly."""
     monkeypatch.setattr(rig.bench, "open_bench", _refuse_bench)
+
+
+def readable_text(path: Path) -> str:
+    """What a person could read in a run file: a PDF's extracted text, else the file."""
+    if path.suffix == ".pdf":
+        from pypdf import PdfReader
+
+        return "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
+    return path.read_text(encoding="utf-8", errors="replace")

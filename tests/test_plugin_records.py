@@ -11,7 +11,7 @@ import json
 import re
 
 import pytest
-from plugin_support import lines, run_plan, short
+from plugin_support import lines, readable_text, run_plan, short
 
 pytest_plugins = ["pytester"]
 
@@ -194,6 +194,6 @@ def test_leaks(record, vendor):
 
     secret = MeterSetup.default().decoder_key.hex()
     for path in run.iterdir():
-        text = path.read_text()
+        text = readable_text(path)
         assert secret not in text and secret.upper() not in text, path.name
     assert "<key redacted>" in (run / "results.jsonl").read_text()

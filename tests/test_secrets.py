@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from plugin_support import refuse_bench, run_plan
+from plugin_support import readable_text, refuse_bench, run_plan
 
 from rig.records import Redactor, RunRecord
 from rig.secret_key import MASK, SecretKey, secret
@@ -18,7 +18,7 @@ KEY = bytes.fromhex("89823b2e9d5bf36f")
 def test_secret_key_is_bytes_but_prints_masked():
     key = secret(KEY)
     assert key == KEY and isinstance(key, bytes) and len(key) == 8
-    for text in (repr(key), str(key), f"{key}", f"{key!r}", "%s" % key):
+    for text in (repr(key), str(key), f"{key}", f"{key!r}", "{}".format(key)):  # noqa: UP032
         assert "89" not in text.lower() or MASK in text
         assert "\\x89" not in text and "89823b2e" not in text
     assert json.dumps({"k": key}, default=lambda v: str(v)) == json.dumps({"k": MASK})
@@ -79,7 +79,7 @@ def test_leaks(record, vendor):
     forms = {key.hex(), key.hex().upper(), repr(key)[2:-1],
              json.dumps(repr(key)[2:-1])[1:-1], str(int.from_bytes(key, "big"))}
     for path in run.iterdir():
-        text = path.read_text()
+        text = readable_text(path)
         for form in forms:
             assert form not in text, (path.name, form)
     assert MASK in (run / "results.jsonl").read_text()
