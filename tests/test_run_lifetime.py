@@ -282,6 +282,8 @@ def test_identification(optical, record):
     (["--fault", "no-such-fault"], "--fault no-such-fault: no such fault"),
     (["--bench", "no/such/bench.toml"], "no/such/bench.toml"),
     (["--speed", "0"], "--speed must be a positive number, got 0"),
+    (["--profile", "no_such_profile"], "--profile no_such_profile: no meter profile named"),
+    (["--answers", "no/such/answers.toml"], "--answers no/such/answers.toml: no such file"),
 ])
 def test_bad_input_starts_nothing(tmp_path, args, says):
     proc = subprocess.run([sys.executable, "-m", "rig", "run", "--reports",

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="bench TOML (default: the emulated bench)")
     parser.add_argument("--speed", type=float, metavar="N",
                         help="emulated bench clock speed (default: the bench file's)")
+    parser.add_argument("--profile", metavar="NAME|FILE",
+                        help="meter profile (default: the bench file's); an emulated bench "
+                             "serves this profile's meter")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="switch on an emulator fault (repeatable; `rig emulate "
                              "--list-faults` lists them)")
@@ -55,7 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="who runs the tests, named in the report (default: the bench "
                              "file's [operator])")
     parser.add_argument("--reports", default="reports", metavar="DIR",
-                        help="where run directories go (default: reports/)")
+                        help="where run directories go (default: reports/ in the current "
+                             "folder)")
+    parser.add_argument("--progress", choices=("auto", "lines", "off"), default="auto",
+                        help="run progress: a status line on a terminal, else one line per "
+                             "test (auto, the default); one line per test (lines); none (off)")
     return parser
 
 
@@ -70,6 +77,9 @@ def pytest_args(args: argparse.Namespace, extra: list[str], run_dir: Path) -> li
     if args.speed is not None:
         cmd.append(f"--speed={args.speed:g}")
     cmd += [f"--fault={fault}" for fault in args.fault]
+    cmd.append(f"--rig-progress={args.progress}")
+    if args.profile:
+        cmd.append(f"--profile={args.profile}")
     if args.allow_expired_calibration:
         cmd.append("--allow-expired-calibration")
     if args.keypad:
@@ -120,6 +130,15 @@ def check_before_start(args: argparse.Namespace) -> str | None:
         config = load_bench(args.bench)
     except (ConfigError, ValueError, OSError) as exc:
         return str(exc)
+    if args.profile:
+        from meterprofile import load_profile
+
+        try:
+            load_profile(args.profile)
+        except (ValueError, OSError) as exc:
+            return f"--profile {args.profile}: {exc}"
+    if args.answers and not Path(args.answers).is_file():
+        return f"--answers {args.answers}: no such file"
     if (args.fault or args.speed is not None) and not config.bench.emulated:
         what = "--fault" if args.fault else "--speed"
         return (f"{what} applies to an emulated bench only; {config.path.name} is a real one "
