@@ -8,8 +8,10 @@ bench time, so a token typed at --speed 200 takes 1/200 of its real 12 s.
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 
+from emulator.lines import LineBuffer
 from emulator.model import BenchModel
 from emulator.pty_port import PtyServer
 
@@ -17,7 +19,8 @@ log = logging.getLogger("emulator.keypad")
 
 KEY_NAMES = {"BS": "BS", "ENT": "ENT", "<": "BS", "#": "ENT"}
 SYMBOL = {"BS": "<", "ENT": "#"}
-MAX_LINE = 256
+MAX_LINE = 1024  # bytes: room for a TYPE of 48 tokens; a longer line is refused unread
+BLANKS = " \t\r"  # what separates words; every other byte is part of a word
 
 
 class KeypadInjectorServer(PtyServer):
@@ -34,41 +37,49 @@ class KeypadInjectorServer(PtyServer):
         self.keys: deque[str] = deque(maxlen=256)
 
     def _run(self) -> None:
-        buf = b""
+        lines = LineBuffer(MAX_LINE)
         while not self._stop.is_set():
             data = self.port.read(0.2)
-            if not data:
-                continue
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                self._answer(line)
-            if len(buf) > MAX_LINE:  # line noise without a newline: drop it
-                buf = b""
-                self.port.write(b"ERR line too long\r\n")
+            for line in lines.feed(data) if data else ():
+                if line.too_long:
+                    self._reply(f"ERR line too long (more than {MAX_LINE} bytes), discarded")
+                else:
+                    self._answer(line.data)
 
     def _answer(self, raw: bytes) -> None:
-        text = raw.decode("ascii", "replace").strip("\r \t")
-        if not text:
+        """Exactly one answer for a line that holds anything but blanks."""
+        text = raw.decode("latin-1")  # every byte a character; ERR names it as \xNN
+        if not text.strip(BLANKS):
             return
         try:
             reply = "OK " + self.handle(text)
         except ValueError as exc:
             reply = f"ERR {exc}"
+        except Exception as exc:  # the injector answers every line, whatever happened
+            log.exception("keypad: %r failed", text)
+            reply = f"ERR internal error: {type(exc).__name__}"
         log.debug("keypad %r -> %r", text, reply)
-        self.port.write(reply.rstrip().encode("ascii", "replace") + b"\r\n")
+        self._reply(reply)
+
+    def _reply(self, reply: str) -> None:
+        self.port.write(reply.rstrip(BLANKS).encode("ascii", "backslashreplace") + b"\r\n")
 
     def handle(self, text: str) -> str:
         """One command line -> the text after OK; ValueError -> ERR."""
-        parts = text.split()
+        parts = words(text)
+        if not parts:
+            raise ValueError("empty command")
         cmd = parts[0].upper()
+        most = {"*IDN?": 1, "TIME?": 1, "LAST?": 2, "PRESS": 3, "TYPE": 4}.get(cmd)
+        if most is not None and len(parts) > most:
+            raise ValueError(f"too many arguments for {parts[0]} ({len(parts) - 1})")
         if cmd == "*IDN?":
             return self.ident
         if cmd == "TIME?":
             return f"{self.model.clock.now():.6f}"
         if cmd == "LAST?":
-            n = _number(parts[1], "count") if len(parts) > 1 else 32
-            return "".join(list(self.keys)[-int(n):]) if n else ""
+            n = int(_number(parts[1], "count")) if len(parts) > 1 else 32
+            return "".join(list(self.keys)[-n:]) if n else ""
         if cmd == "PRESS":
             if len(parts) < 2:
                 raise ValueError("PRESS needs a key: 0-9, BS or ENT")
@@ -97,9 +108,15 @@ class KeypadInjectorServer(PtyServer):
         return t
 
 
+def words(text: str) -> list[str]:
+    """The words of a line, split at blanks only: a control character is part of a word
+    (and so of the command named in an ERR), never a separator."""
+    return [w for w in re.split(f"[{re.escape(BLANKS)}]+", text) if w]
+
+
 def _key(text: str) -> str:
     name = KEY_NAMES.get(text.upper(), text)
-    if name in ("BS", "ENT") or (len(name) == 1 and name.isdigit()):
+    if name in ("BS", "ENT") or (len(name) == 1 and name in "0123456789"):
         return name
     raise ValueError(f"bad key {text!r} (keys: 0-9, BS, ENT; in TYPE: 0-9 < #)")
 

@@ -8,11 +8,17 @@ closing and reopening it (as a USB serial adapter does).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import termios
 import threading
+import time
 import tty
+
+log = logging.getLogger("emulator.pty")
+
+WRITE_GIVE_UP_S = 2.0  # nobody reads the pty: drop the rest rather than hang the device
 
 
 class PtyPort:
@@ -26,10 +32,14 @@ class PtyPort:
         termios.tcsetattr(self._slave, termios.TCSANOW, attrs)
         self.path = os.ttyname(self._slave)
         os.set_blocking(self.master, False)
+        self._deaf = False  # the last write was dropped: nobody reads
 
     def read(self, timeout: float) -> bytes:
         """Whatever arrived within `timeout` seconds (b"" if nothing)."""
-        ready, _, _ = select.select([self.master], [], [], timeout)
+        try:
+            ready, _, _ = select.select([self.master], [], [], timeout)
+        except (OSError, ValueError):
+            return b""
         if not ready:
             return b""
         try:
@@ -37,19 +47,47 @@ class PtyPort:
         except (BlockingIOError, OSError):
             return b""
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> bool:
+        """Write everything; False when the pty stayed full for WRITE_GIVE_UP_S (no reader).
+        Once a write was dropped, later ones are dropped at once while the pty stays full, so
+        a client that never reads cannot slow the device down to one answer a time-out."""
+        if self._deaf and not self._writable():
+            return False
+        self._deaf = False
         view = memoryview(data)
+        stuck_since: float | None = None
         while view:
             try:
                 n = os.write(self.master, view)
             except BlockingIOError:
-                select.select([], [self.master], [], 0.05)
+                n = 0
+            except OSError as exc:
+                log.debug("%s: write failed: %s", self.path, exc)
+                return False
+            if n:
+                view = view[n:]
+                stuck_since = None
                 continue
-            view = view[n:]
+            now = time.monotonic()
+            stuck_since = stuck_since or now
+            if now - stuck_since > WRITE_GIVE_UP_S:
+                log.debug("%s: nobody reads, %d bytes dropped", self.path, len(view))
+                self._deaf = True
+                return False
+            with contextlib.suppress(OSError, ValueError):
+                select.select([], [self.master], [], 0.05)
+        return True
 
-    def discard_input(self) -> None:
-        while self.read(0):
-            pass
+    def _writable(self) -> bool:
+        try:
+            return bool(select.select([], [self.master], [], 0)[1])
+        except (OSError, ValueError):
+            return False
+
+    def discard_output(self) -> None:
+        """Drop what was sent to the client but never read (a stale answer)."""
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcflush(self._slave, termios.TCIFLUSH)
 
     def close(self) -> None:
         for fd in (self.master, self._slave):
@@ -66,7 +104,7 @@ class PtyServer:
     def __init__(self) -> None:
         self.port = PtyPort()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread = threading.Thread(target=self._guarded_run, name=self.name, daemon=True)
 
     @property
     def path(self) -> str:
@@ -74,6 +112,16 @@ class PtyServer:
 
     def _run(self) -> None:  # pragma: no cover - subclasses serve
         raise TypeError(f"{type(self).__name__} must implement _run")
+
+    def _guarded_run(self) -> None:
+        """Serve; an unexpected error is logged and serving resumes (a device never dies
+        of what a client sent)."""
+        while not self._stop.is_set():
+            try:
+                self._run()
+            except Exception:
+                log.exception("%s server error; serving on", self.name)
+                time.sleep(0.1)
 
     def start(self) -> None:
         self._thread.start()

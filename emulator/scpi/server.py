@@ -4,6 +4,11 @@ Each instrument is a `ScpiDevice` with a table of commands written in SCPI's mix
 notation (`SOURce:VOLTage`: `SOUR:VOLT`, `source:voltage` and `SOURCE:VOLT` all match). An
 unknown header queues -113 and answers nothing, as a real instrument does; the client then
 finds the complaint with SYST:ERR?.
+
+What one line may cost is bounded, as an instrument's input buffer and output queue are: a
+line longer than MAX_LINE bytes is discarded to its newline, a line runs its first
+MAX_COMMANDS commands only, and its answer stops before it would pass MAX_ANSWER bytes; each
+of these queues -223 "Too much data" instead of being served.
 """
 
 from __future__ import annotations
@@ -14,9 +19,16 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Callable
+from decimal import Decimal
+
+from emulator.lines import Line, LineBuffer
 
 log = logging.getLogger("emulator.scpi")
 
+QUEUE_DEPTH = 32
+MAX_LINE = 4096           # bytes of one program message
+MAX_COMMANDS = 64         # commands of one program message that are run
+MAX_ANSWER = 1 << 20      # bytes of the answer to one program message (~ten 10k waveforms)
 Handler = Callable[[list[str]], "str | None"]
 
 
@@ -68,7 +80,12 @@ def choice(args: list[str], options: dict[str, str], what: str) -> str:
 
 
 def fmt(value: float) -> str:
-    return f"{value:.9g}"
+    """A plain decimal (no exponent) carrying every digit of the float: bench times of
+    hours at high clock speeds keep their microseconds."""
+    text = repr(float(value))
+    if "e" not in text:
+        return text
+    return format(Decimal(text), "f")
 
 
 class ScpiDevice:
@@ -77,7 +94,7 @@ class ScpiDevice:
     idn = "STS-RIG,EMU-DEVICE,0,1.0"
 
     def __init__(self) -> None:
-        self.errors: deque[tuple[int, str]] = deque(maxlen=32)
+        self.errors: deque[tuple[int, str]] = deque()
         self.esr = 0
         self._commands: list[tuple[list[tuple[str, str]], bool, Handler]] = []
         self.command("*IDN", True, lambda a: self.idn)
@@ -112,16 +129,22 @@ class ScpiDevice:
         return f'{code},"{message}"'
 
     def push_error(self, code: int, message: str) -> None:
+        if len(self.errors) >= QUEUE_DEPTH - 1:  # SCPI: the last slot says it overflowed
+            if len(self.errors) == QUEUE_DEPTH - 1:
+                self.errors.append((-350, "Queue overflow"))
+            return
         self.errors.append((code, message))
         self.esr |= 32 if -199 <= code <= -100 else 16
 
     def handle(self, line: str) -> str | None:
         """One program message (commands separated by ';') -> the response or None."""
-        answers = []
-        for part in line.split(";"):
-            part = part.strip()
-            if not part:
-                continue
+        answers: list[str] = []
+        size = -1  # the ';' between answers count, the first has none
+        parts = [p.strip() for p in line.split(";") if p.strip()]
+        if len(parts) > MAX_COMMANDS:
+            self.push_error(-223, f"Too much data: {len(parts)} commands in one line, "
+                            f"the first {MAX_COMMANDS} served")
+        for part in parts[:MAX_COMMANDS]:
             try:
                 answer = self._dispatch(part)
             except ScpiError as exc:
@@ -131,8 +154,14 @@ class ScpiDevice:
                 log.exception("error handling %r", part)
                 self.push_error(-300, f"Device-specific error: {exc}")
                 continue
-            if answer is not None:
-                answers.append(answer)
+            if answer is None:
+                continue
+            size += len(answer) + 1
+            if size > MAX_ANSWER:
+                self.push_error(-223, "Too much data: the answer to one line would pass "
+                                f"{MAX_ANSWER} bytes")
+                break
+            answers.append(answer)
         return ";".join(answers) if answers else None
 
     def _dispatch(self, text: str) -> str | None:
@@ -184,7 +213,7 @@ class ScpiServer:
 
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(0.5)
-        buf = b""
+        lines = LineBuffer(MAX_LINE)
         with conn:
             while not self._stop.is_set():
                 try:
@@ -195,20 +224,25 @@ class ScpiServer:
                     return
                 if not data:
                     return
-                buf += data
-                while b"\n" in buf:
-                    raw, buf = buf.split(b"\n", 1)
-                    line = raw.decode("ascii", "replace").strip()
-                    if not line:
-                        continue
-                    with self.lock:
-                        answer = self.device.handle(line)
-                    if answer is not None:
-                        try:
-                            conn.sendall(answer.encode("ascii", "replace") + b"\n")
-                        except OSError:
-                            return
-                if len(buf) > 65536:
-                    buf = b""
-                    with self.lock:
-                        self.device.push_error(-223, "Too much data")
+                for line in lines.feed(data):
+                    if not self._serve_line(conn, line):
+                        return
+
+    def _serve_line(self, conn: socket.socket, line: Line) -> bool:
+        """Run one program message and send its answer; False once the client is gone."""
+        if line.too_long:
+            with self.lock:
+                self.device.push_error(-223, f"Too much data: line longer than {MAX_LINE} bytes")
+            return True
+        text = line.data.decode("ascii", "replace").strip()
+        if not text:
+            return True
+        with self.lock:
+            answer = self.device.handle(text)
+        if answer is None:
+            return True
+        try:
+            conn.sendall(answer.encode("ascii", "replace") + b"\n")
+        except OSError:
+            return False
+        return True
