@@ -1,7 +1,9 @@
 """The emulated bench process: one model, its wires, and the line that says where they are.
 
 `rig emulate` (or `python -m emulator`) builds the clock, the model and the servers, prints
-one JSON line on stdout naming the ptys and VISA resources, and serves until SIGINT/SIGTERM.
+one JSON line on stdout naming the ptys and VISA resources, and serves until SIGINT/SIGTERM
+(or, with `--exit-on-stdin-eof`, until its stdin reaches end of file: see emulator.lifeline).
+Without `--state FILE` the meter's non-volatile memory lives in this process only.
 """
 
 from __future__ import annotations
@@ -9,17 +11,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
+from emulator.camera import meter_camera
 from emulator.clock import Clock
-from emulator.faults import FAULTS, check_faults
-from emulator.keypad import KeypadInjectorServer
+from emulator.control import ControlServer
+from emulator.faults import FAULTS
+from emulator.lifeline import watch_stdin
 from emulator.model import BenchModel
 from emulator.optical import OpticalPortServer
+from emulator.relayboard import KEYPAD_KINDS, keypad_server
 from emulator.scpi.instruments import AcLoadDevice, AcSourceDevice, DmmDevice, ScopeDevice
 from emulator.scpi.server import ScpiServer
 from emulator.setup import MeterSetup
@@ -30,16 +37,27 @@ class EmulatedBench:
     """Everything of one emulated bench, started and stopped together."""
 
     def __init__(self, *, bench_file: str | None = None, speed: float = 1.0,
-                 faults: frozenset[str] = frozenset(), state: str | None = None) -> None:
+                 faults: frozenset[str] = frozenset(), state: str | None = None,
+                 keypad: str = "injector", profile: str | None = None,
+                 read_log: str | None = None) -> None:
         self.setup = MeterSetup.from_bench_file(bench_file) if bench_file else MeterSetup.default()
-        self.profile = load_profile(self.setup.profile)
+        self.profile = load_profile(profile or self.setup.profile)
+        self.faults = faults
         self.clock = Clock(speed)
         self.model = BenchModel(self.setup, self.profile, self.clock, faults,
                                 Path(state) if state else None)
-        tokens = self.profile.tokens
-        self.optical = OpticalPortServer(self.model)
-        self.keypad = KeypadInjectorServer(self.model, press_ms=tokens.press_ms,
-                                           gap_ms=tokens.gap_ms)
+        self.model.read_log = Path(read_log) if read_log else None
+        if self.model.read_log is not None:
+            self.model.read_log.touch()  # there from the start: the option reached us
+        tokens, optical = self.profile.tokens, self.profile.optical
+        self.optical = OpticalPortServer(self.model, baud_char=optical.baud_char,
+                                         reaction_ms=optical.reaction_ms,
+                                         bad_bcc="bad-bcc" in faults)
+        self.keypad_kind = keypad
+        self.keypad = keypad_server(keypad, self.model, bench_file=bench_file,
+                                    press_ms=tokens.press_ms, gap_ms=tokens.gap_ms)
+        self.control = ControlServer(self.model)  # physical steps (emulator/control.py)
+        self.camera = meter_camera(self.model, self.profile)  # films the LCD (emulator/camera.py)
         self.instruments = {
             "source": ScpiServer(AcSourceDevice(self.model)),
             "load": ScpiServer(AcLoadDevice(self.model)),
@@ -50,12 +68,16 @@ class EmulatedBench:
     def start(self) -> None:
         self.optical.start()
         self.keypad.start()
+        self.control.start()
+        self.camera.start()
         for server in self.instruments.values():
             server.start()
 
     def stop(self) -> None:
         for server in self.instruments.values():
             server.stop()
+        self.control.stop()
+        self.camera.stop()
         self.keypad.stop()
         self.optical.stop()
         self.model.close()
@@ -64,62 +86,98 @@ class EmulatedBench:
         return {
             "optical": self.optical.path,
             "keypad": self.keypad.path,
+            "keypad_kind": self.keypad_kind,
+            "control": self.control.address,
+            # the bench clock's zero on the host's CLOCK_MONOTONIC (a relay board's times)
+            "clock_epoch": time.monotonic() - self.clock.now() / self.clock.speed,
             "instruments": {role: s.resource for role, s in self.instruments.items()},
             "speed": self.clock.speed,
-            "faults": sorted(self.model.faults),
+            "faults": sorted(self.faults),
             "pid": os.getpid(),
             "meter": {"pan": self.model.identity.pan, "drn": self.model.identity.drn},
+            "camera": self.camera.url,
+            "camera_corners": [[round(x, 2), round(y, 2)] for x, y in self.camera.corners],
         }
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line on stderr, exit 2
+        print(f"rig emulate: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="rig emulate", description="Serve the emulated bench (meter, injector, instruments).")
     parser.add_argument("--bench", help="bench TOML whose [meter] and [meter.keys] to emulate")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="bench clock speed (N times real time, default 1)")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="switch on a named deviation from the standard (repeatable)")
-    parser.add_argument("--state", help="file keeping the meter's non-volatile memory")
+    parser.add_argument("--state", help="file keeping the meter's non-volatile memory "
+                        "(default: kept in memory only, for this process's life)")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true",
+                        help="stop cleanly, as on SIGTERM, when stdin reaches end of file")
     parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    parser.add_argument("--profile", metavar="NAME|FILE",
+                        help="meter profile to emulate (default: the bench file's meter.profile)")
+    parser.add_argument("--read-log", metavar="FILE",
+                        default=os.environ.get("STS_EMULATOR_READ_LOG") or None,
+                        help="append every optical read of an address the profile does not "
+                             "declare to FILE (default: $STS_EMULATOR_READ_LOG)")
+    parser.add_argument("--keypad", default="injector", metavar="NAME",
+                        help="what presses the keys: injector (default) or a relay board")
+    parser.add_argument("--list-keypads", action="store_true",
+                        help="list the keypad kinds, one a line, and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every exchange")
     return parser
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
-        print(f"rig emulate: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    parser.__class__ = _OneLineParser
-    args = parser.parse_args(argv)
+    """`rig emulate` / `python -m emulator`: 0 after a clean stop, 2 for bad arguments."""
+    args = build_parser().parse_args(argv)
     if args.list_faults:
         width = max(map(len, FAULTS))
         for name, text in FAULTS.items():
             print(f"{name:<{width}}  {text}")
         return 0
+    if args.list_keypads:
+        print("\n".join(KEYPAD_KINDS))
+        return 0
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
-    try:
-        faults = check_faults(args.fault)
-        if not args.speed > 0:
-            raise ValueError(f"--speed must be positive, got {args.speed:g}")
-        bench = EmulatedBench(bench_file=args.bench, speed=args.speed, faults=faults,
-                              state=args.state)
-    except (ValueError, OSError) as exc:
-        print(f"rig emulate: {exc}", file=sys.stderr)
-        return 2
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    bench.start()
-    print(json.dumps(bench.endpoints()), flush=True)
     try:
-        while not stop.wait(0.5):
+        faults = known_faults(args.fault)
+        if not (math.isfinite(args.speed) and args.speed > 0):
+            raise ValueError(f"--speed must be a positive number, got {args.speed:g}")
+        bench = EmulatedBench(bench_file=args.bench, speed=args.speed, faults=faults,
+                              state=args.state, keypad=args.keypad, profile=args.profile,
+                              read_log=args.read_log)
+    except (ValueError, OSError) as exc:
+        message = " ".join(str(exc).split())
+        if args.bench and args.bench not in message:
+            message = f"bench file {args.bench}: {message}"
+        print(f"rig emulate: {message}", file=sys.stderr)
+        return 2
+    try:
+        bench.start()
+        print(json.dumps(bench.endpoints()), flush=True)
+        if args.exit_on_stdin_eof:
+            watch_stdin(stop)
+        while not stop.wait(1.0):
             pass
     finally:
         bench.stop()
     return 0
+
+
+def known_faults(names: list[str]) -> frozenset[str]:
+    """The chosen faults; an unknown name is a ValueError listing the known ones."""
+    for name in names:
+        if name not in FAULTS:
+            raise ValueError(f"unknown fault {name!r} (known: {', '.join(FAULTS)}; "
+                             "see --list-faults)")
+    return frozenset(names)

@@ -23,6 +23,7 @@ from typing import Any
 
 import sts
 from emulator.clock import Clock
+from emulator.facts import fact_values, register_rows
 from emulator.faults import check_faults
 from emulator.meter import (
     CREDIT_UNITS,
@@ -96,8 +97,12 @@ class BenchModel:
         self.relay = Relay(self.state.credit[0] > rp.disconnect_credit_kwh, self._t,
                            operate_s=rp.operate_s, spread_s=rp.spread_s,
                            rng=random.Random(seed),
-                           factor=10.0 if "late-relay" in self.faults else 1.0)
-        self.lockout = LockoutTracker(profile.lockout, enabled="no-lockout" not in self.faults)
+                           factor=10.0 if "late-relay" in self.faults else 1.0,
+                           offset_s=(1.25 * rp.operate_limit_s - rp.operate_s
+                                     if "marginal-relay" in self.faults else 0.0))
+        self.lockout = LockoutTracker(profile.lockout, enabled="no-lockout" not in self.faults,
+                                      early="early-lockout" in self.faults,
+                                      endless="endless-lockout" in self.faults)
         # volatile meter state
         self._entry: list[str] = []
         self._last_key = self._t
@@ -109,10 +114,13 @@ class BenchModel:
         self._trip_times: list[float] = []
         # an exhausted meter (relay open for want of credit), even one that came up so
         self._credit_disconnected = not self.relay.closed
+        self._free_supply = False  # fault exhausted-reconnects: closed since power-up, no credit
         self._muted = False
         self._tamper_switch = False
         self._powered = self._supply_ok()
         self._update_signals(self._t)
+        self.undeclared_reads: list[str] = []  # R1 addresses the profile does not declare
+        self.read_log: Path | None = None      # each of them appended here too, if set
 
     # --- non-volatile memory ------------------------------------------------------------------
 
@@ -142,6 +150,7 @@ class BenchModel:
         v.check_used = "accept-used" not in self.faults
         v.check_old = "ignore-old" not in self.faults
         v.check_key_expiry = "ignore-key-expiry" not in self.faults
+        v.tid_store_depth = tokens.tid_store_depth - (1 if "short-tid-store" in self.faults else 0)
         v.extra_kct_keys = ([bytes.fromhex(k) for k in self.state.previous_keys[:1]]
                             if "kct-wrong-key" in self.faults else [])
         return v
@@ -196,10 +205,22 @@ class BenchModel:
             return
         p = self._power()
         if p > 0 and self._powered:
-            kwh = p * dt / KWH
+            kwh = p * dt / KWH * self._energy_factor()
             self.state.energy_kwh += kwh
-            self.state.credit[0] = max(self.state.credit[0] - kwh, 0.0)
+            self.state.credit[0] = max(self.state.credit[0] - kwh * self._credit_factor(), 0.0)
         self._t = t
+
+    def _energy_factor(self) -> float:
+        """Registered energy per joule drawn (1: a meter within its class)."""
+        return 1.05 if "fast-energy" in self.faults else 1.0
+
+    def _credit_factor(self) -> float:
+        """Credit deducted per kWh registered (1: as the standard requires)."""
+        return 0.95 if "credit-drift" in self.faults else 1.0
+
+    def _short(self, fault: str, value: float) -> float:
+        """A declared time as the meter keeps it: 85% of it under `fault`."""
+        return value * 0.85 if fault in self.faults else value
 
     def _next_event(self) -> tuple[float | None, Callable[[float], None]]:
         candidates: list[tuple[float, Callable[[float], None]]] = []
@@ -209,17 +230,19 @@ class BenchModel:
         thr = self.profile.relay.disconnect_credit_kwh
         p = self._power()
         if self._powered and self.relay.closed and p > 0 and self.state.credit[0] > thr:
-            candidates.append((self._t + (self.state.credit[0] - thr) * KWH / p, self._exhausted))
+            rate = p * self._energy_factor() * self._credit_factor()
+            candidates.append((self._t + (self.state.credit[0] - thr) * KWH / rate,
+                               self._exhausted))
         if self._over_since is not None and due is None:
-            candidates.append((self._over_since + self.profile.overload.trip_delay_s,
-                               self._overload_trip))
+            candidates.append((self._over_since + self._short(
+                "short-trip-delay", self.profile.overload.trip_delay_s), self._overload_trip))
         if self._overload_reconnect is not None:
             candidates.append((self._overload_reconnect, self._overload_end))
         if self._test_end is not None:
             candidates.append((self._test_end, self._relay_test_end))
         if self._entry and self._powered:
-            candidates.append((self._last_key + self.profile.tokens.entry_timeout_s,
-                               self._entry_timeout))
+            candidates.append((self._last_key + self._short(
+                "short-entry-timeout", self.profile.tokens.entry_timeout_s), self._entry_timeout))
         if not candidates:
             return None, self._operate
         return min(candidates, key=lambda c: c[0])
@@ -231,6 +254,8 @@ class BenchModel:
             return False
         if self._credit_disconnected and "no-reconnect" in self.faults:
             return False
+        if self._free_supply:
+            return True
         return self.state.credit[0] > self.profile.relay.disconnect_credit_kwh
 
     def _update_relay(self, t: float, reason: str) -> None:
@@ -255,6 +280,8 @@ class BenchModel:
     def _check_loads(self, t: float) -> None:
         """Overload timer and earth-leakage tamper, after any change of V, I or relay."""
         limit = self.state.power_limit_w
+        if "trip-below-limit" in self.faults:
+            limit *= 0.95
         if limit > 0 and self.relay.closed and self._powered and self._power() > limit:
             if self._over_since is None:
                 self._over_since = t
@@ -280,7 +307,7 @@ class BenchModel:
         self._trip_times = [x for x in self._trip_times if x > t - o.window_s] + [t]
         self._overload_open = True
         if len(self._trip_times) < o.max_trips:
-            self._overload_reconnect = t + o.reconnect_s
+            self._overload_reconnect = t + self._short("early-reconnect", o.reconnect_s)
         else:  # too many trips: open until a token or a power cycle
             self._overload_reconnect = None
         self._update_relay(t, "OVERLOAD")
@@ -325,17 +352,20 @@ class BenchModel:
             self.relay.cancel()
             self._test_end = None
             self._over_since = None
+            self._free_supply = False
             self.save()
             return
         self.state.outages += 1
         if "volatile-credit" in self.faults:
             self.state.credit = [0.0] * 8
-        if self.profile.lockout.reset_on_power_cycle:
+        if self.profile.lockout.reset_on_power_cycle and "sticky-lockout" not in self.faults:
             self.lockout.reset()
         self._overload_open = False
         self._overload_reconnect = None
         self._trip_times = []
         self._credit_disconnected = False
+        self._free_supply = ("exhausted-reconnects" in self.faults
+                             and self.state.credit[0] <= self.profile.relay.disconnect_credit_kwh)
         self.state.display = ""
         self._update_relay(t, "POWER")
         self.save()
@@ -512,6 +542,9 @@ class BenchModel:
                 del self.state.previous_keys[3:]
                 if "kct-wrong-key" in self.faults:
                     self.validator.extra_kct_keys = [bytes.fromhex(old_key)]
+                if "kct-loses-credit" in self.faults:
+                    self.state.credit = [0.0] * 8
+                    self._update_relay(t, "CREDIT")
             return outcome
         try:
             self.validator.commit(token)
@@ -524,6 +557,7 @@ class BenchModel:
             self.state.credit_tokens.insert(0, (token.digits, amount))
             del self.state.credit_tokens[5:]
             result.credit_added = True
+            self._free_supply = False
             self._update_relay(t, "CREDIT")
         elif kind == "test":
             control = int(fields["control"])
@@ -544,12 +578,16 @@ class BenchModel:
             self._check_loads(t)
         elif kind == "clear_credit":
             register = int(fields["register"])
+            kept = "clear-credit-ignored" in self.faults  # the fault: BENAR, nothing cleared
             for i in range(8):
-                if register in (i, 0xFFFF):
+                if register in (i, 0xFFFF) and not kept:
                     self.state.credit[i] = 0.0
             self._update_relay(t, "CREDIT")
         elif kind == "clear_tamper":
             self.state.tamper = False
+            if "tamper-clear-credit" in self.faults:
+                self.state.credit = [0.0] * 8
+                self._update_relay(t, "CREDIT")
         elif kind == "phase_unbalance":
             self.state.unbalance_limit_w = int(fields["watts"])
         elif kind == "tariff_rate":
@@ -594,7 +632,8 @@ class BenchModel:
     # --- what the meter shows -----------------------------------------------------------------
 
     def _meter_voltage(self) -> float:
-        return self.circuit.source.voltage if self._powered else 0.0
+        high = 1.03 if "voltage-reads-high" in self.faults else 1.0
+        return self.circuit.source.voltage * high if self._powered else 0.0
 
     def _reading(self) -> dict[str, Any]:
         reg = self.validator.register
@@ -619,9 +658,13 @@ class BenchModel:
             return "PERIKSA"
         return f"{self.state.credit[0]:.2f}"
 
+    def _wall(self, now: float) -> datetime:
+        """The meter's clock at bench time `now` (fault frozen-clock: stopped at its start)."""
+        return self._wall0 + timedelta(seconds=0.0 if "frozen-clock" in self.faults else now)
+
     def _registers(self, now: float) -> list[tuple[str, str, str]]:
         st, reg = self.state, self.validator.register
-        wall = self._wall0 + timedelta(seconds=now)
+        wall = self._wall(now)
         i, p = self.circuit.load_current(self.relay.closed), self._power()
         rows = [
             ("0.0.0", self.identity.drn, ""), ("C.1.0", self.identity.drn, ""),
@@ -662,15 +705,44 @@ class BenchModel:
         ]
         return rows
 
+    def _offered(self, now: float) -> list[tuple[str, str, str]]:
+        """The registers this model offers: identification plus its profile's register facts."""
+        wall = self._wall(now)
+        internal = self._registers(now) if self.profile.optical.diagnostic_registers else []
+        return register_rows(self.profile, fact_values(self, now, wall), self.identity.drn,
+                             internal)
+
     def readout(self) -> list[tuple[str, str, str]]:
-        """Every register (address, value, unit), in the readout's order."""
+        """Every register of the model's state (address, value, unit), rig-defined ones
+        included: for tests of the model. The optical port serves `offered_readout`."""
         with self._lock:
             return self._registers(self._advance())
 
     def read_register(self, address: str) -> tuple[str, str] | None:
-        """One register's (value, unit), or None for an address the meter does not have."""
+        """One register of the model's state (None: no such address), for model tests."""
         with self._lock:
             for addr, value, unit in self._registers(self._advance()):
                 if addr == address:
                     return value, unit
+            return None
+
+    def offered_readout(self) -> list[tuple[str, str, str]]:
+        """The readout of the optical port: identification plus the profile's register
+        facts, nothing else."""
+        with self._lock:
+            return self._offered(self._advance())
+
+    def read_offered(self, address: str) -> tuple[str, str] | None:
+        """An R1 read on the optical port: (value, unit) of an offered register, or None for
+        an address the profile does not declare (counted in `undeclared_reads`, so a test
+        can show that no plan reads one)."""
+        with self._lock:
+            for addr, value, unit in self._offered(self._advance()):
+                if addr == address:
+                    return value, unit
+            self.undeclared_reads.append(address)
+            log.warning("R1 of an address the profile does not declare: %s", address)
+            if self.read_log is not None:
+                with self.read_log.open("a", encoding="utf-8") as fh:
+                    fh.write(address + "\n")
             return None

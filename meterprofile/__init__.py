@@ -1,69 +1,108 @@
-"""A meter's declared values: the numbers IEC 62055 and SPLN D3.009-1 leave to the maker.
+"""A meter's declared values: the numbers IEC 62055 and SPLN D3.009-1 leave to the maker,
+and the facts table saying where this model gives each fact a plan asks for.
 
 The emulated meter takes its behaviour from a profile, and the conformance plans test a real
 meter against the profile its maker declares, so the same file serves both. Loading is
-strict: an unknown table or key is an error naming it and the file, so a typo never silently
-falls back to a default.
+strict (pydantic v2): an unknown table or key, a string where a number belongs or a value out
+of range is one error line naming the file and the dotted key, so a typo never silently falls
+back to a default.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+)
+from pydantic import ValidationError as _ValidationError
+from pydantic.dataclasses import dataclass
+
+from meterprofile.facts import FACTS, OUTCOMES
 
 __all__ = [
-    "Accuracy", "Alarm", "Display", "Lockout", "MeterInfo", "MeterProfile", "Optical",
-    "Overload", "Ratings", "Relay", "Tamper", "Tokens", "load_profile", "profile_path",
+    "Accuracy", "Alarm", "Display", "DisplaySource", "FactSource", "InstrumentSource",
+    "Lockout", "MeterInfo", "MeterProfile", "NoSource", "OperatorSource", "Optical", "Overload",
+    "Ratings", "RegisterSource", "Relay", "Tamper", "Tokens", "load_profile", "profile_path",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
+_CONFIG = ConfigDict(extra="forbid")
+Float = Annotated[float, Strict(), Field(ge=0)]
+Int = Annotated[StrictInt, Field(ge=0)]
+Str = StrictStr
+Bool = StrictBool
+Subclasses = Annotated[tuple[Annotated[StrictInt, Field(ge=0, le=7)], ...],
+                       BeforeValidator(lambda v: tuple(v) if isinstance(v, list) else v)]
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, config=_CONFIG)
 class MeterInfo:
-    model: str
-    manufacturer: str
-    firmware: str
-    optical_manufacturer_id: str
+    model: Str
+    manufacturer: Str
+    firmware: Str
+    optical_manufacturer_id: Annotated[Str, Field(pattern=r"^[A-Za-z]{3}$")]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Ratings:
-    voltage_v: float
-    frequency_hz: float
-    basic_current_a: float
-    max_current_a: float
-    accuracy_class: float
-    meter_constant_imp_kwh: int
-    contracted_va: int
+    voltage_v: Float
+    frequency_hz: Float
+    basic_current_a: Float
+    max_current_a: Float
+    accuracy_class: Float
+    meter_constant_imp_kwh: Int
+    contracted_va: Int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Display:
-    credit_resolution_kwh: float
+    """The display: resolution, the message shown for each entry outcome, how long a result
+    message stays up (0: until the next key), and the LCD layout for the camera reader."""
+
+    credit_resolution_kwh: Float
+    messages: dict[Str, Str] = Field(default_factory=dict)
+    message_hold_s: Float = 0.0
+    lcd: dict[Str, Any] | None = None
+
+    def message(self, outcome: str) -> str:
+        """The message this meter shows for `outcome` (KeyError naming it if undeclared)."""
+        try:
+            return self.messages[outcome]
+        except KeyError:
+            raise KeyError(f"display.messages declares no message for {outcome}") from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Tokens:
-    tid_store_depth: int
-    entry_timeout_s: float
-    credit_subclasses: tuple[int, ...]
-    max_credit_kwh: float
-    key_expiry: bool
-    phase_unbalance: bool
-    press_ms: int
-    gap_ms: int
+    tid_store_depth: Annotated[StrictInt, Field(ge=1)]
+    entry_timeout_s: Float
+    credit_subclasses: Subclasses
+    max_credit_kwh: Float
+    key_expiry: Bool
+    phase_unbalance: Bool
+    press_ms: Int
+    gap_ms: Int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Lockout:
-    threshold: int
-    first_s: float
-    factor: float
-    cap_s: float
-    reset_on_power_cycle: bool
+    threshold: Annotated[StrictInt, Field(ge=1)]
+    first_s: Float
+    factor: Annotated[float, Strict(), Field(ge=1)]
+    cap_s: Float
+    reset_on_power_cycle: Bool
 
     def duration(self, refusals: int) -> float:
         """Lock-out after `refusals` consecutive refused tokens (0 when below threshold)."""
@@ -72,48 +111,107 @@ class Lockout:
         return min(self.first_s * self.factor ** (refusals - self.threshold), self.cap_s)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Relay:
-    disconnect_credit_kwh: float
-    operate_s: float
-    spread_s: float
-    operate_limit_s: float
-    reconnect_limit_s: float
-    test_duration_s: float
+    disconnect_credit_kwh: Float
+    operate_s: Float
+    spread_s: Float
+    operate_limit_s: Float
+    reconnect_limit_s: Float
+    test_duration_s: Float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Overload:
-    power_limit_w: int
-    trip_delay_s: float
-    reconnect_s: float
-    max_trips: int
-    window_s: float
+    power_limit_w: Int
+    trip_delay_s: Float
+    reconnect_s: Float
+    max_trips: Int
+    window_s: Float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Alarm:
-    low_credit_kwh: float
-    repeat_min: int
+    low_credit_kwh: Float
+    repeat_min: Int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Tamper:
-    refuse_credit: bool
-    leak_threshold_a: float
+    refuse_credit: Bool
+    leak_threshold_a: Float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Accuracy:
-    display_tolerance_pct: float
+    display_tolerance_pct: Float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Optical:
-    baud_char: str
-    password: str
-    reaction_ms: int
+    """The optical port; `diagnostic_registers`: registers an emulated meter offers for the
+    emulator's own tests (bench times of relay and entries), which no plan reads."""
 
+    baud_char: Annotated[Str, Field(pattern=r"^[0-6]$")]
+    password: Str
+    reaction_ms: Int
+    diagnostic_registers: Annotated[tuple[Str, ...], BeforeValidator(
+        lambda v: tuple(v) if isinstance(v, list) else v)] = ()
+
+
+# --- where a fact comes from ------------------------------------------------------------------
+
+@dataclass(frozen=True, config=_CONFIG)
+class RegisterSource:
+    """An optical register: fact value = register value x scale (e.g. kW x 1000 = W)."""
+
+    source: Literal["register"]
+    address: Annotated[Str, Field(pattern=r"^[0-9A-Z]+(\.[0-9A-Z]+)*(\*[0-9]+)?$")]
+    unit: Str = ""
+    scale: Annotated[float, Strict(), Field(gt=0)] = 1.0
+    format: Annotated[Str, Field(pattern=r"^(text|flag|int|%0?[0-9]*\.[0-9]f)$")] = "text"
+
+
+@dataclass(frozen=True, config=_CONFIG)
+class DisplaySource:
+    """The display: type `code` (a short code; none: read what is shown) and parse the text:
+    `text` as shown, `number` (its first number), `regex` (group 1 of `pattern`), `flag`
+    (true when `pattern` matches), `message` (an entry result message, display.messages)."""
+
+    source: Literal["display"]
+    parse: Literal["text", "number", "regex", "flag", "message"] = "text"
+    code: Annotated[Str, Field(pattern=r"^[0-9]{2,6}$")] | None = None
+    pattern: Str | None = None
+    scale: Annotated[float, Strict(), Field(gt=0)] = 1.0
+
+
+@dataclass(frozen=True, config=_CONFIG)
+class InstrumentSource:
+    """A bench instrument: `measurement` (load_voltage, load_current, load_power); a flag
+    fact is true above `above` (e.g. relay closed: load voltage above 50 V)."""
+
+    source: Literal["instrument"]
+    measurement: Literal["load_voltage", "load_current", "load_power"]
+    above: Float | None = None
+
+
+@dataclass(frozen=True, config=_CONFIG)
+class OperatorSource:
+    """The operator answers `prompt` at the bench (no operator: the fact is not offered)."""
+
+    source: Literal["operator"]
+    prompt: Str
+
+
+@dataclass(frozen=True, config=_CONFIG)
+class NoSource:
+    """The model does not offer this fact."""
+
+    source: Literal["none"]
+
+
+FactSource = Annotated[RegisterSource | DisplaySource | InstrumentSource | OperatorSource
+                       | NoSource, Field(discriminator="source")]
 
 _TABLES: dict[str, type] = {
     "meter": MeterInfo, "ratings": Ratings, "display": Display, "tokens": Tokens,
@@ -125,12 +223,12 @@ _UNITS = {"_v": "V", "_hz": "Hz", "_a": "A", "_s": "s", "_w": "W", "_kwh": "kWh"
           "_ms": "ms", "_pct": "%", "_min": "min", "_imp_kwh": "imp/kWh"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(extra="forbid", arbitrary_types_allowed=True))
 class MeterProfile:
-    """Every declared value of one meter model, one dataclass per TOML table."""
+    """Every declared value of one meter model, one dataclass per TOML table, and its facts."""
 
-    name: str
-    source: str
+    name: Str
+    source: Str
     meter: MeterInfo
     ratings: Ratings
     display: Display
@@ -142,19 +240,50 @@ class MeterProfile:
     tamper: Tamper
     accuracy: Accuracy
     optical: Optical
+    facts: dict[Str, FactSource] = Field(default_factory=dict)
+
+    def fact_source(self, name: str) -> Any:
+        """Where this model gives fact `name` (NoSource when the profile does not say)."""
+        return self.facts.get(name, NoSource(source="none"))
+
+    def register_facts(self) -> dict[str, RegisterSource]:
+        """The facts this model offers on its optical port, by fact name."""
+        return {n: s for n, s in self.facts.items() if isinstance(s, RegisterSource)}
 
     def as_table(self) -> list[tuple[str, str, str]]:
-        """(key, value, unit) rows for the report, e.g. ("relay.operate_s", "0.03", "s")."""
+        """(key, value, unit) rows for the report, e.g. ("relay.operate_s", "0.03", "s"),
+        then one row per fact saying where it comes from."""
         rows = []
         for table in _TABLES:
             record = getattr(self, table)
             for f in fields(record):
+                value = getattr(record, f.name)
+                if isinstance(value, dict) or value is None or f.name == "diagnostic_registers":
+                    continue
                 unit = next((u for suffix, u in sorted(_UNITS.items(), key=lambda kv: -len(kv[0]))
                              if f.name.endswith(suffix)), "")
-                value = getattr(record, f.name)
                 text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
                 rows.append((f"{table}.{f.name}", text, unit))
+        for name in FACTS:
+            rows.append((f"facts.{name}", describe_source(self.fact_source(name)),
+                         FACTS[name].unit))
         return rows
+
+
+def describe_source(src: Any) -> str:
+    """One short line: `register C.50.0`, `display code 41 (number)`, `instrument ...`."""
+    if isinstance(src, RegisterSource):
+        return f"register {src.address}"
+    if isinstance(src, DisplaySource):
+        return f"display {'code ' + src.code + ' ' if src.code else ''}({src.parse})"
+    if isinstance(src, InstrumentSource):
+        return f"instrument {src.measurement}"
+    if isinstance(src, OperatorSource):
+        return "operator"
+    return "none"
+
+
+_ADAPTER = TypeAdapter(MeterProfile)
 
 
 def profile_path(name_or_path: str | Path | None = None) -> Path:
@@ -173,73 +302,97 @@ def profile_path(name_or_path: str | Path | None = None) -> Path:
     return packaged
 
 
-def _build(cls: type, table: str, data: dict[str, Any], path: Path) -> Any:
-    names = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ValueError(f"{path.name}: unknown key '{table}.{unknown[0]}' "
-                         f"(known in [{table}]: {', '.join(names)})")
-    missing = sorted(set(names) - set(data))
-    if missing:
-        raise ValueError(f"{path.name}: missing key '{table}.{missing[0]}'")
-    values = {}
-    for name, f in names.items():
-        value = data[name]
-        want = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-        if want == "float" and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        elif want.startswith("tuple"):
-            if not isinstance(value, list) or not all(
-                    isinstance(x, int) and not isinstance(x, bool) for x in value):
-                raise ValueError(f"{path.name}: '{table}.{name}' must be a list of integers, "
-                                 f"got {value!r}")
-            value = tuple(value)
-        elif want in ("int", "float", "bool", "str") and type(value).__name__ != want:
-            raise ValueError(f"{path.name}: '{table}.{name}' must be {want}, got {value!r}")
-        values[name] = value
-    return cls(**values)
+_TAGS = {"register", "display", "instrument", "operator", "none"}
+
+
+def _one_line(exc: _ValidationError, path: Path) -> str:
+    """The first pydantic error as `file: 'dotted.key' what is wrong, got value` (an unknown
+    key first: a misspelt key is also reported missing under its right name)."""
+    errors = exc.errors()
+    unknown = [e for e in errors if e["type"] in ("unexpected_keyword_argument",
+                                                  "extra_forbidden")]
+    err = (unknown or errors)[0]
+    loc = [str(x) for x in err["loc"]]
+    if len(loc) >= 3 and loc[0] == "facts" and loc[2] in _TAGS:
+        del loc[2]  # the union member pydantic names: the key is facts.<name>.<key>
+    key = ".".join(loc)
+    kind = err["type"]
+    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+        if len(loc) == 1:
+            return f"{path.name}: unknown table [{key}] (known: {', '.join(_TABLES)}, facts)"
+        return f"{path.name}: unknown key '{key}'"
+    if kind in ("missing", "missing_argument"):
+        return f"{path.name}: missing {'table' if len(loc) == 1 else 'key'} '{key}'"
+    want = {"int_type": "int", "float_type": "float", "string_type": "str",
+            "bool_type": "bool"}.get(kind)
+    if want:
+        return f"{path.name}: '{key}' must be {want}, got {err.get('input')!r}"
+    if kind == "greater_than_equal" and err.get("ctx", {}).get("ge") == 0:
+        return f"{path.name}: '{key}' must not be negative, got {err.get('input')!r}"
+    if kind == "less_than_equal" and key.startswith("tokens.credit_subclasses"):
+        return f"{path.name}: 'tokens.credit_subclasses' must be within 0..7, got " \
+               f"{err.get('input')!r}"
+    if key == "meter.optical_manufacturer_id":
+        return f"{path.name}: '{key}' must be 3 letters, got {err.get('input')!r}"
+    if key == "optical.baud_char":
+        return f"{path.name}: '{key}' must be one of 0-6, got {err.get('input')!r}"
+    return f"{path.name}: '{key}': {err['msg']}, got {err.get('input')!r}"
 
 
 def load_profile(name_or_path: str | Path | None = None) -> MeterProfile:
     """Load and check a profile: `None`/"pln_default" is the packaged PLN default."""
     path = profile_path(name_or_path)
     with path.open("rb") as fh:
-        data = tomllib.load(fh)
-    unknown = sorted(set(data) - set(_TABLES))
+        try:
+            data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path.name}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(_TABLES) - {"facts"})
     if unknown:
         raise ValueError(f"{path.name}: unknown table [{unknown[0]}] "
-                         f"(known: {', '.join(_TABLES)})")
+                         f"(known: {', '.join(_TABLES)}, facts)")
     missing = sorted(set(_TABLES) - set(data))
     if missing:
         raise ValueError(f"{path.name}: missing table [{missing[0]}]")
-    parts = {t: _build(cls, t, data[t], path) for t, cls in _TABLES.items()}
-    profile = MeterProfile(name=path.stem, source=str(path), **parts)
+    try:
+        profile = _ADAPTER.validate_python({"name": path.stem, "source": str(path), **data})
+    except _ValidationError as exc:
+        raise ValueError(_one_line(exc, path)) from None
     _check_values(profile, path)
     return profile
 
 
 def _check_values(p: MeterProfile, path: Path) -> None:
-    """Values no meter can declare (negative times, impossible subclasses, ...)."""
+    """Cross-field rules no single key can carry."""
     problems = []
-    for table in _TABLES:
-        record = getattr(p, table)
-        for f in fields(record):
-            value = getattr(record, f.name)
-            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-                problems.append(f"'{table}.{f.name}' must not be negative, got {value}")
-    if not set(p.tokens.credit_subclasses) <= set(range(8)):
-        problems.append(f"'tokens.credit_subclasses' must be within 0..7, "
-                        f"got {list(p.tokens.credit_subclasses)}")
-    if p.tokens.tid_store_depth < 1:
-        problems.append("'tokens.tid_store_depth' must be at least 1")
-    if p.lockout.threshold < 1 or p.lockout.factor < 1:
-        problems.append("'lockout.threshold' and 'lockout.factor' must be at least 1")
     if p.relay.spread_s > p.relay.operate_s:
         problems.append("'relay.spread_s' must not exceed 'relay.operate_s'")
-    mid = p.meter.optical_manufacturer_id
-    if len(mid) != 3 or not mid.isalpha():
-        problems.append(f"'meter.optical_manufacturer_id' must be 3 letters, got {mid!r}")
-    if len(p.optical.baud_char) != 1 or p.optical.baud_char not in "0123456":
-        problems.append(f"'optical.baud_char' must be one of 0-6, got {p.optical.baud_char!r}")
+    for outcome in p.display.messages:
+        if outcome not in OUTCOMES:
+            problems.append(f"'display.messages.{outcome}' is no entry outcome "
+                            f"(known: {', '.join(OUTCOMES)})")
+    for name, src in p.facts.items():
+        if name not in FACTS:
+            problems.append(f"unknown fact 'facts.{name}' (known: {', '.join(FACTS)})")
+            continue
+        kind = FACTS[name].kind
+        if isinstance(src, DisplaySource):
+            if src.parse in ("regex", "flag") and not src.pattern:
+                problems.append(f"'facts.{name}.pattern' is needed to parse {src.parse!r}")
+            if src.parse == "message" and kind != "outcome":
+                problems.append(f"'facts.{name}.parse' = 'message' is only for entry_result")
+            if kind == "outcome" and src.parse != "message":
+                problems.append(f"'facts.{name}.parse' must be 'message' (the result shown)")
+            if kind == "outcome" and not p.display.messages:
+                problems.append(f"'facts.{name}' from the display needs [display.messages]")
+        if isinstance(src, InstrumentSource) and kind == "flag" and src.above is None:
+            problems.append(f"'facts.{name}.above' is needed for a flag from an instrument")
+        if isinstance(src, InstrumentSource) and kind not in ("flag", "number"):
+            problems.append(f"'facts.{name}' is {kind}: no instrument measures it")
+    addresses = [s.address for s in p.register_facts().values()]
+    for address in addresses:
+        if addresses.count(address) > 1:
+            problems.append(f"register {address} is declared for two facts")
+            break
     if problems:
         raise ValueError(f"{path.name}: {problems[0]}")

@@ -273,6 +273,20 @@ class Bench:
         self._optical = self._keypad = None
 
 
+#: a relay board is timed by the host, whose jitter (a fraction of a millisecond, a few under
+#: load) the bench speed multiplies: an emulated bench with one runs at most this fast
+#: unless --speed says otherwise (20x: 0.5 ms of jitter is 10 ms of bench time)
+RELAY_BOARD_MAX_SPEED = 20.0
+
+
+def default_speed(config: BenchConfig) -> float:
+    """The emulated bench's speed when none is given: the bench file's, capped for a
+    host-timed relay board (RELAY_BOARD_MAX_SPEED)."""
+    speed = float(config.bench.speed)
+    kind = getattr(config.keypad, "kind", "injector") if config.keypad else "injector"
+    return speed if kind == "injector" else min(speed, RELAY_BOARD_MAX_SPEED)
+
+
 def with_keypad_kind(config: BenchConfig, kind: str) -> BenchConfig:
     """The bench with another keypad kind (`rig run --keypad NAME`); ValueError names the
     known kinds."""
@@ -300,7 +314,7 @@ def open_bench(config: BenchConfig, *, speed: float | None = None, faults: Itera
     """Bring a bench up (starting the emulator for an emulated one) and always put it back."""
     emulator = None
     if config.bench.emulated:
-        emulator = EmulatorProcess(config, speed=speed or config.bench.speed,
+        emulator = EmulatorProcess(config, speed=speed or default_speed(config),
                                    faults=list(faults) or list(config.bench.faults),
                                    state_path=state_path)
         config = config.with_endpoints(emulator.endpoints)

@@ -1,43 +1,127 @@
-"""The meter under test, as the plans see it: tokens in, results and registers out.
+"""The meter under test, as the plans see it: tokens in, facts and results out.
 
-A small strategy layer over the drivers (labgrid style): it types through the injector,
-waits for the meter's entry counter to move, and reads the result over the optical port; it
-waits in bench time, so a plan runs the same on a real bench (speed 1) and on a fast
-emulated one.
+A small strategy layer over the drivers (labgrid style). Plans ask for facts ("credit",
+"relay_closed", "key_revision"), never for register addresses; the resolver (rig/facts.py)
+reads each from where the meter's profile says this model gives it: an optical register, the
+display (through the bench camera), an instrument, the operator. A fact the meter does not
+offer skips the test, naming the fact. Entry results come from the result register where the
+model has one, else from the message its display shows after ENTER. Waits are in bench time,
+so a plan runs the same on a real bench (speed 1) and on a fast emulated one.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+from meterprofile import describe_source
 from rig.bench import Bench
+from rig.facts import FactResolver, FactUnavailable
+
+log = logging.getLogger("rig.dut")
+
+_COUNTED = re.compile(r"^(\S+) [0-9]+$")  # "KCT 2": the message KCT with a count
 
 
 @dataclass(frozen=True)
 class EntryResult:
-    """What the meter said about one entry."""
+    """What the meter said about one entry: its outcome where the model reports one
+    (a result register), else only the message its display showed (`outcome` None)."""
 
-    outcome: str
+    outcome: str | None
     display: str
-    t_enter: float  # bench time ENTER was pressed
+    t_enter: float  # bench time ENTER was pressed (the injector's clock)
+    messages: dict[str, str] = field(default_factory=dict, repr=False)
+    code: bool = False  # a short code (its display is a value, not a message)
+    how: str = ""  # where the result was read: "register C.52.0", "display"
+
+    @property
+    def seen(self) -> str:
+        """The outcome, or the message shown ("KCT 2" reads as the message "KCT")."""
+        if self.outcome is not None:
+            return self.outcome
+        counted = _COUNTED.match(self.display)
+        if counted and counted[1] in self.messages.values():
+            return counted[1]
+        return self.display
+
+    def want(self, outcome: str) -> str:
+        """What `seen` must be for `outcome`: the outcome itself, or its declared message
+        (on a display-only meter KEY_EXPIRED and CRC_ERROR are both GAGAL)."""
+        if self.outcome is not None:
+            return outcome
+        return self.messages.get(outcome, outcome)
+
+    @property
+    def accepted(self) -> bool:
+        """Accepted: ACCEPT, or its message, or a code that showed a value (no refusal)."""
+        if self.outcome is not None:
+            return self.outcome == "ACCEPT"
+        if self.code:
+            refusals = {m for o, m in self.messages.items() if o != "ACCEPT"}
+            return self.seen not in refusals
+        return self.seen == self.want("ACCEPT")
 
 
 class MeterUnderTest:
-    """The meter on the bench (optical port + keypad injector + AC source)."""
+    """The meter on the bench (optical port, display camera, injector, instruments)."""
 
-    def __init__(self, bench: Bench, profile: Any) -> None:
+    def __init__(self, bench: Bench, profile: Any, *, display: Any = None,
+                 operator: Any = None) -> None:
         self.bench = bench
         self.profile = profile
         self.speed = bench.speed
         self.press_ms = profile.tokens.press_ms
         self.gap_ms = profile.tokens.gap_ms
+        self.display_reader = display
+        self.facts = FactResolver(profile, bench, display=display, operator=operator,
+                                  type_keys=self.keys)
         # host-side timestamps (a TIME? query around an instrument command) are good to a
         # few hundred ms of real time: this much bench time, at the bench's clock speed
         self.host_slack_s = 0.25 * self.speed
+
+    # --- facts ----------------------------------------------------------------------------
+
+    def fact(self, name: str) -> Any:
+        """The fact's value now; the test is skipped, naming the fact, if the meter does not
+        offer it by any declared source."""
+        try:
+            return self.facts.value(name)
+        except FactUnavailable as exc:
+            pytest.skip(str(exc))
+
+    def offers(self, name: str) -> bool:
+        """True when this meter offers `name` on this bench (for optional checks)."""
+        return self.facts.offers(name)
+
+    def via(self, *names: str) -> str:
+        """" [register C.50.0]": how the named facts are obtained, for a measurement name."""
+        return " [" + "; ".join(describe_source(self.profile.fact_source(n)) for n in names) + "]"
+
+    def credit(self) -> Decimal:
+        """Available credit of subclass 0 (kWh)."""
+        return Decimal(str(round(self.fact("credit"), 6)))
+
+    def relay_closed(self) -> bool:
+        """The supply control switch, as the profile declares it is seen (the load-side
+        voltage on both packaged profiles)."""
+        return bool(self.fact("relay_closed"))
+
+    def shown(self, text: str) -> str:
+        """`text` as this meter's display shows it (7-segment canonical form) when results
+        are read off the display; unchanged when they come from a register."""
+        if self.facts.source_kind("display_text") != "display":
+            return text
+        from meterprofile.lcd import canonical
+
+        return canonical(text, _layout(self.profile))
 
     # --- time -----------------------------------------------------------------------------
 
@@ -61,44 +145,74 @@ class MeterUnderTest:
                 return False
             time.sleep(max(poll_bench_s / self.speed, 0.005))
 
-    # --- registers ------------------------------------------------------------------------
-
-    def register(self, address: str) -> str:
-        return self.bench.optical.read(address).value
-
-    def number(self, address: str) -> float:
-        return float(self.register(address))
-
-    def credit(self, subclass: int = 0) -> Decimal:
-        return Decimal(self.register(f"C.50.{subclass}"))
-
-    def relay_closed(self) -> bool:
-        return self.register("C.51.0") == "1"
-
     # --- entries --------------------------------------------------------------------------
 
-    def _result(self, before: str, t_enter: float, timeout_bench_s: float = 60.0) -> EntryResult:
-        moved = self.wait_until(lambda: self.register("C.52.2") != before, timeout_bench_s,
-                                poll_bench_s=0.2)
-        if not moved:
-            return EntryResult("NO_RESULT", self.register("C.56.0"), t_enter)
-        return EntryResult(self.register("C.52.0"), self.register("C.56.0"), t_enter)
-
-    def enter(self, token: Any) -> EntryResult:
+    def enter(self, token: Any, press_ms: float | None = None,
+              gap_ms: float | None = None) -> EntryResult:
         """Type a 20-digit token and ENTER; the meter's outcome and display."""
-        before = self.register("C.52.2")
-        _, t_enter = self.bench.keypad.type_token(str(token), self.press_ms, self.gap_ms)
-        return self._result(before, t_enter)
+        digits = str(token)
+        if len(digits) != 20 or not digits.isdigit():
+            raise ValueError(f"a token has 20 digits, got {len(digits)} characters")
+        return self.entry(digits + "#", press_ms, gap_ms)
 
     def code(self, digits: str) -> EntryResult:
         """Type a short code (e.g. "41") and ENTER."""
-        before = self.register("C.52.2")
-        _, t_enter = self.bench.keypad.type_keys(digits + "#", self.press_ms, self.gap_ms)
-        return self._result(before, t_enter)
+        return self.entry(digits + "#", code=True)
 
-    def keys(self, keys: str) -> tuple[float, float]:
+    def keys(self, keys: str, press_ms: float | None = None,
+             gap_ms: float | None = None) -> tuple[float, float]:
         """Press keys without waiting for a result (0-9, < backspace, # enter)."""
-        return self.bench.keypad.type_keys(keys, self.press_ms, self.gap_ms)
+        return self.bench.keypad.type_keys(keys, press_ms or self.press_ms,
+                                           gap_ms or self.gap_ms)
+
+    def entry(self, keys: str, press_ms: float | None = None, gap_ms: float | None = None,
+              *, code: bool = False) -> EntryResult:
+        """Type `keys` (ending with ENTER, '#') and read the result of that entry."""
+        kind = self.facts.source_kind("entry_result")
+        if kind == "register":
+            return self._register_result(keys, press_ms, gap_ms, code)
+        if kind == "display":
+            return self._display_result(keys, press_ms, gap_ms, code)
+        self.fact("entry_result")  # skips, naming the fact
+        raise AssertionError("unreachable")
+
+    def _register_result(self, keys: str, press_ms: float | None, gap_ms: float | None,
+                         code: bool) -> EntryResult:
+        counted = self.offers("entry_count")
+        before = self.fact("entry_count") if counted else None
+        _, t_enter = self.keys(keys, press_ms, gap_ms)
+        if counted:
+            moved = self.wait_until(lambda: self.fact("entry_count") != before, 60.0, 0.2)
+            how = describe_source(self.profile.fact_source("entry_result"))
+            if not moved:
+                return EntryResult("NO_RESULT", self._display_now(), t_enter,
+                                   self.profile.display.messages, code, how)
+        else:
+            self.wait(1.0)
+        return EntryResult(self.fact("entry_result"), self._display_now(), t_enter,
+                           self.profile.display.messages, code,
+                           describe_source(self.profile.fact_source("entry_result")))
+
+    def _display_now(self) -> str:
+        return str(self.fact("display_text")) if self.offers("display_text") else ""
+
+    def _display_result(self, keys: str, press_ms: float | None, gap_ms: float | None,
+                        code: bool) -> EntryResult:
+        if self.display_reader is None:
+            self.fact("entry_result")  # skips: no camera on this bench
+        messages = self.profile.display.messages
+        shown = set(messages.values())
+        typed = keys.rstrip("#").replace("<", "")
+        _, t_enter = self.keys(keys, press_ms, gap_ms)
+
+        def is_result(text: str) -> bool:
+            if code:
+                return text != "" and text != typed[-8:]
+            counted = _COUNTED.match(text)
+            return text in shown or bool(counted and counted[1] in shown)
+
+        reading = self.display_reader.read_until(is_result, 30.0)
+        return EntryResult(None, reading.text, t_enter, messages, code, "display")
 
     # --- supply ---------------------------------------------------------------------------
 
@@ -119,7 +233,7 @@ class MeterUnderTest:
     # --- known state ----------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Supply on at rated voltage, load off, no half-typed entry, lock-out waited out."""
+        """Supply on at rated voltage, load off, no half-typed entry."""
         if self.bench.has("source"):
             source = self.bench.instrument("source")
             if not source.output:
@@ -131,6 +245,59 @@ class MeterUnderTest:
             if hasattr(type(load), "leakage") and type(load).leakage is not None:
                 load.leakage = 0
         self.bench.keypad.type_keys("<" * 22, 40, 60)
-        remaining = self.number("C.58.0")
-        if remaining > 0:
-            self.wait(remaining + 1.0)
+
+
+def record_outcome(record: Callable[..., Any], name: str, result: EntryResult,
+                   expected: str) -> Any:
+    """Record an entry's outcome against the expected one: the outcome where the meter
+    reports it, else the message shown against the message declared for `expected`."""
+    return record(f"{name} [{result.how}]", result.seen, nominal=result.want(expected))
+
+
+def _layout(profile: Any) -> Any:
+    from meterprofile.lcd import profile_layout
+
+    return profile_layout(profile)
+
+
+def open_display(bench: Any, profile: Any) -> Any:
+    """The camera reader of the meter's display, or None when the bench has no camera (the
+    bench file's [meter] camera, or the emulated bench's camera)."""
+    config = bench.config.meter
+    spec = getattr(config, "camera", None)
+    emulator = getattr(bench, "emulator", None)
+    if not spec and emulator is not None:
+        spec = emulator.endpoints.get("camera")
+    if not spec:
+        return None
+    from drivers.display import DisplayReader, open_camera
+
+    calibration = getattr(config, "camera_calibration", None)
+    corners = getattr(calibration, "corners", None)
+    rotate = getattr(calibration, "rotate", 0) or 0
+    if corners is None and emulator is not None:  # the emulated camera says where the LCD is
+        corners = emulator.endpoints.get("camera_corners")
+    return DisplayReader(open_camera(spec), _layout(profile), corners, rotate)
+
+
+_DISPLAY = pytest.StashKey[Any]()
+
+
+@pytest.fixture
+def dut(request: pytest.FixtureRequest, profile: Any, operator: Any) -> MeterUnderTest:
+    """The meter under test (`MeterUnderTest`), in a known state."""
+    from rig.fixtures import meter_bench
+
+    bench = meter_bench(request)
+    if not bench.has("keypad"):
+        pytest.skip("no keypad injector on this bench: the meter cannot be driven")
+    stash = request.config.stash
+    if _DISPLAY not in stash:
+        try:
+            stash[_DISPLAY] = open_display(bench, profile)
+        except Exception as exc:  # a camera that does not answer: display facts unusable
+            log.warning("the display camera did not open: %s", exc)
+            stash[_DISPLAY] = None
+    meter = MeterUnderTest(bench, profile, display=stash[_DISPLAY], operator=operator)
+    meter.prepare()
+    return meter

@@ -8,7 +8,9 @@ session remembered. Loaded by `rig.plugin` (its `pytest_plugins`), never on its 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -162,6 +164,68 @@ def attach_plot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
         plots.append((str(title), png))
 
     return attach
+
+
+ANSWERS = pytest.StashKey[Any]()
+
+
+@pytest.fixture
+def operator(request: pytest.FixtureRequest, record: Recorder) -> Any:
+    """The person at the bench (`rig.operator.Operator`): instruct / confirm / observe.
+    Answers come from `--answers FILE`, else from a person at the terminal (output capture
+    suspended for the question); with neither, the step skips the test ("needs an
+    operator"). Each answer goes to the record (kind "operator") and the test's table."""
+    from rig.operator import Answer, EmulatorControl, Operator, TerminalPrompter
+
+    session = rig_session(request.config)
+    answers = _answers_file(request.config)
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+
+    @contextmanager
+    def suspend() -> Iterator[None]:
+        """For the question: no progress line redrawn over it, pytest's capture lifted."""
+        from rig.progress import held
+
+        with held(request.config):
+            if capman is None:
+                yield
+            else:
+                with capman.global_and_fixture_disabled():
+                    yield
+
+    terminal = TerminalPrompter(input, lambda: sys.stdin is not None and sys.stdin.isatty(),
+                                suspend)
+    bench = session.bench
+    control = None
+    if bench is not None and bench.emulated and bench.emulator.endpoints.get("control"):
+        control = EmulatorControl(bench.emulator.endpoints["control"])
+
+    def on_answer(answer: Answer) -> None:
+        if session.record is not None:
+            session.record.write("operator", test=request.node.nodeid, **answer.as_record())
+        # and a row of the test's table (the report is built from the measurement lines)
+        record(f"operator-observed ({answer.step}): {answer.question}", answer.answer)
+
+    def unavailable(exc: Exception) -> None:
+        pytest.skip(str(exc))
+
+    return Operator(answers=answers, terminal=terminal, on_answer=on_answer, emulator=control,
+                    unavailable=unavailable)
+
+
+def _answers_file(config: pytest.Config) -> Any:
+    """The run's answers file, parsed once; a bad one stops the run naming each bad line."""
+    from rig.operator import AnswersFile, AnswersFileError
+
+    path = getattr(config.option, "answers", None)
+    if not path:
+        return None
+    if ANSWERS not in config.stash:
+        try:
+            config.stash[ANSWERS] = AnswersFile.load(path)
+        except AnswersFileError as exc:
+            pytest.exit(f"rig: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    return config.stash[ANSWERS]
 
 
 # The `dut` fixture (the strategy layer) belongs to rig/dut.py; a fallback until it has one.

@@ -53,6 +53,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="emulated bench clock speed (default: the bench file's)")
     group.addoption("--fault", action="append", default=[], metavar="NAME",
                     help="switch on an emulator fault (emulated bench only; repeatable)")
+    group.addoption("--profile", default=None, metavar="NAME|FILE",
+                    help="meter profile (default: the bench file's meter.profile); an "
+                         "emulated bench serves this profile's meter")
     group.addoption("--allow-expired-calibration", action="store_true",
                     help="use instruments past their calibration due date")
     group.addoption("--rig-report-dir", default="reports", metavar="DIR",
@@ -69,6 +72,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                          "(rig/operator.py); without it and without a terminal they skip")
     group.addoption("--rig-only-faults", default=None, metavar="NAME[,NAME]",
                     help="run only the plan tests marked to catch these faults")
+    group.addoption("--rig-progress", default="auto", choices=("auto", "lines", "off"),
+                    help="run progress: a status bar on a terminal, else a line per test "
+                         "(auto); a line per test (lines); none (off)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,9 +88,9 @@ def pytest_configure(config: pytest.Config) -> None:
     session = RigSession(RunOptions(
         bench=opt.bench, speed=opt.speed, faults=list(opt.fault),
         allow_expired_calibration=opt.allow_expired_calibration,
-        report_dir=Path(opt.rig_report_dir), run_id=opt.rig_run_id))
+        report_dir=Path(opt.rig_report_dir), run_id=opt.rig_run_id, profile=opt.profile))
     config.stash[SESSION] = session
-    if opt.bench or opt.fault:  # asked for explicitly: a bad file is a usage error at once
+    if opt.bench or opt.fault or opt.profile:  # asked for: a bad file is a usage error now
         try:
             session.load_config()
         except BenchFault as exc:
@@ -104,6 +110,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[REPORT] = report
         config.pluginmanager.register(report, "rig-html-report")
     config.pluginmanager.register(_Outcomes(session), "rig-outcomes")
+    from rig.progress import RigProgress
+
+    config.pluginmanager.register(  # active only once collection shows a plan session
+        RigProgress(config, session.bench_time, active=lambda: session.active), "rig-progress")
     config.add_cleanup(session.close)
 
 

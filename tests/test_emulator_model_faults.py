@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from emulator_support import Bench
@@ -13,11 +14,16 @@ import sts
 from emulator.faults import FAULTS, check_faults
 from emulator.setup import MeterSetup
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def test_fault_list_is_the_contracts():
-    assert list(FAULTS) == [
+    # the first ten; the faults of issue 12 follow (tests/test_emulator_faults_new.py)
+    assert list(FAULTS)[:10] == [
         "accept-used", "ignore-old", "ignore-key-expiry", "credit-rounding", "late-relay",
         "no-reconnect", "no-lockout", "volatile-credit", "bad-bcc", "kct-wrong-key"]
+    contracts = (ROOT / "docs" / "CONTRACTS.md").read_text()
+    assert all(f"| `{name}` | {text} |" in contracts for name, text in list(FAULTS.items())[10:])
     assert all(text and "\n" not in text for text in FAULTS.values())
 
 

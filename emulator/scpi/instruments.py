@@ -177,8 +177,10 @@ class ScopeDevice(ScpiDevice):
         return fmt(t - edge)
 
     def _window(self) -> tuple[float, float]:
+        """(x_origin, x_increment): the trigger sits at the screen centre minus :TIM:POS,
+        the screen spans 10 divisions."""
         span = 10.0 * self.scale
-        return -span / 2.0 - self.position, span / (self.points - 1)
+        return self.position - span / 2.0, span / (self.points - 1)
 
     def _preamble(self) -> str:
         origin, step = self._window()
