@@ -177,11 +177,17 @@ class BCCMismatch(FrameError):
 def parse_readout(frame: bytes) -> list[Register]:
     """A data readout message -> its registers (BCC checked)."""
     body = ascii_text(split_block(frame), "data readout")
+    # IEC 62056-21 6.3.14: the data block ends with the end line "!" CR LF, before ETX: a
+    # readout without it was cut short (the meter may have more to say), never complete
+    if not (body == "!\r\n" or body.endswith("\r\n!\r\n")):
+        raise FrameError(f"data readout: no end line '!' CR LF before ETX (ends {body[-12:]!r})")
     registers = []
-    for line in body.split("\r\n"):
+    for line in body[:-3].split("\r\n"):
         line = line.strip()
-        if not line or line == "!":
+        if not line:
             continue
+        if line == "!":
+            raise FrameError("data readout: an end line '!' before the last data line")
         registers.append(parse_data_set(line))
     return registers
 

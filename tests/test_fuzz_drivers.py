@@ -77,6 +77,17 @@ def test_readout_round_trips(regs, end):
 
 
 @FUZZ
+@given(st.lists(registers, min_size=1, max_size=8))
+def test_a_readout_without_its_end_line_is_refused(regs):
+    body = "".join(iec.data_set(r) + "\r\n" for r in regs)  # no "!" CR LF: cut short
+    with pytest.raises(iec.FrameError, match="no end line '!' CR LF before ETX"):
+        iec.parse_readout(iec.data_block(body.encode("ascii")))
+    early = "!\r\n" + body + "!\r\n"  # an end line before the data
+    with pytest.raises(iec.FrameError, match="an end line '!' before the last data line"):
+        iec.parse_readout(iec.data_block(early.encode("ascii")))
+
+
+@FUZZ
 @given(st.lists(registers, min_size=1, max_size=4), st.integers(1, 255))
 def test_a_changed_block_check_character_is_always_refused(regs, flip):
     body = "".join(iec.data_set(r) + "\r\n" for r in regs).encode("ascii")
