@@ -94,10 +94,11 @@ def test_meter_enter_state_is_kept_only_with_state(capsys, tmp_path):
     assert code == 0
     token = token.strip()
     state = str(tmp_path / "meter.json")
-    assert run(capsys, "meter", "enter", token, "--state", state) == (0, "ACCEPT (BENAR)\n", "")
+    assert run(capsys, "meter", "enter", token, "--state", state) == (
+        0, "ACCEPT (BENAR) [register C.52.0]\n", "")
     # the same emulated meter memory: the token is now used; exit 1, the meter said no
     code, out, err = run(capsys, "meter", "enter", token, "--state", state)
-    assert (code, out) == (1, "USED (USED)\n")
+    assert (code, out) == (1, "USED (USED) [register C.52.0]\n")
     assert err == "rig meter: the meter did not accept the token: USED (USED)\n"
     assert json.loads(Path(state).read_text())  # the memory is in the file
 
@@ -169,3 +170,16 @@ def test_meter_help_says_the_emulated_meter_starts_afresh(capsys):
     assert code == 0
     assert "starts afresh for each command" in " ".join(out.split())
     assert "--state FILE" in out and "TOKEN" in out
+
+
+def test_meter_enter_reads_a_display_only_meter_through_the_camera(capsys, tmp_path):
+    """The minimal PLN meter has no result register: its answer is the message on its LCD."""
+    code, token, _ = run(capsys, *VEND_FOR_THE_EMULATED_METER)
+    assert code == 0
+    from rig.config import DEFAULT_BENCH
+
+    bench = tmp_path / "minimal.toml"
+    bench.write_text(DEFAULT_BENCH.read_text().replace('profile = "pln_default"',
+                                                       'profile = "pln_minimal"'))
+    assert run(capsys, "meter", "enter", token.strip(), "--bench", str(bench)) == (
+        0, "BENAR (BENAR) [display]\n", "")

@@ -16,9 +16,8 @@ import argparse
 import json
 import re
 import sys
-import time
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from drivers.keypad import KeypadError
 from drivers.optical import OpticalError, OpticalPort
@@ -27,7 +26,6 @@ from rig.config import ConfigError, load_bench
 
 PROG = "rig meter"
 TOKEN_DIGITS = 20
-ACCEPTED = ("ACCEPT", "KCT_HELD")
 _SEPARATORS = re.compile(r"[ \-]")
 FRESH = ("an emulated bench starts afresh for each command: its meter forgets what an "
          "earlier command did unless --state names a file to keep it in")
@@ -35,6 +33,11 @@ FRESH = ("an emulated bench starts afresh for each command: its meter forgets wh
 
 class UsageError(Exception):
     """Bad input, found before anything is opened; the message is the stderr line."""
+
+
+class NoAnswerSource(Exception):
+    """The meter's profile declares no way to read its answer on this bench (no result
+    register, and no camera for its display)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -97,14 +100,28 @@ def _readout(port: OpticalPort, as_json: bool) -> int:
     return 0
 
 
-def wait_result(port: OpticalPort, before: str, timeout_s: float = 30.0) -> tuple[str, str]:
-    """Wait for the meter's entry counter (C.52.2) to move; its outcome and display."""
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if port.read("C.52.2").value != before:
-            return port.read("C.52.0").value, port.read("C.56.0").value
-        time.sleep(0.05)
-    raise OpticalError("result", f"the meter showed no new result within {timeout_s:g} s")
+def enter_token(bench: Any, profile: Any, token: str) -> Any:
+    """Type the token and read the meter's answer the way the plans do: from the facts its
+    profile declares (a result register, or the message on its display through the bench
+    camera), never from an address the meter does not offer."""
+    import pytest
+
+    from rig.dut import MeterUnderTest, open_display
+
+    meter = MeterUnderTest(bench, profile, display=open_display(bench, profile))
+    try:
+        return meter.enter(token)
+    except pytest.skip.Exception as exc:  # the meter offers its answer by no declared source
+        raise NoAnswerSource(f"the meter's answer to the token cannot be read: {exc}") \
+            from None
+
+
+def _profile(config: Any) -> Any:
+    from meterprofile import load_profile
+
+    ref = config.meter.profile
+    beside = Path(config.path).parent / ref
+    return load_profile(str(beside) if beside.suffix == ".toml" and beside.exists() else ref)
 
 
 def main(argv: list[str]) -> int:
@@ -120,21 +137,20 @@ def main(argv: list[str]) -> int:
         if args.state and not config.bench.emulated:
             raise UsageError(f"--state is for an emulated bench; {config.path} is a real one")
         state = Path(args.state) if args.state else None
+        profile = _profile(config)
         with open_bench(config, state_path=state) as bench:
             if args.action == "readout":
                 return _readout(bench.optical, args.json)
-            before = bench.optical.read("C.52.2").value
-            bench.keypad.type_token(token)
-            outcome, display = wait_result(bench.optical, before)
-            print(f"{outcome} ({display})")
-            if outcome not in ACCEPTED:
-                print(f"{PROG}: the meter did not accept the token: {outcome} ({display})",
-                      file=sys.stderr)
+            result = enter_token(bench, profile, token)
+            print(f"{result.seen} ({result.display}) [{result.how}]")
+            if not (result.accepted or result.seen == result.want("KCT_HELD")):
+                print(f"{PROG}: the meter did not accept the token: {result.seen} "
+                      f"({result.display})", file=sys.stderr)
                 return 1
             return 0
-    except (UsageError, ConfigError) as exc:
+    except (UsageError, ConfigError, ValueError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    except (OpticalError, KeypadError, BenchError) as exc:
+    except (OpticalError, KeypadError, BenchError, NoAnswerSource) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
