@@ -44,6 +44,25 @@ class Row:
     limit_pct: float | None = None
     uncertainty: dict[str, Any] | None = None
     bench_time: float | None = None
+    how: str = ""           # how the value was obtained: register, display, instrument, operator
+
+
+#: a plan names how a value was obtained after it: "credit added [register C.90.0]"
+_HOW = re.compile(r"^(?P<name>.*?)\s*\[(?P<how>(?:register|display|instrument|operator)[^\]]*)\]$")
+
+
+def how_obtained(name: str, line: dict[str, Any]) -> tuple[str, str]:
+    """(the measurement's name, how its value was obtained) for the report's column."""
+    found = _HOW.match(name)
+    if found:
+        return found["name"], found["how"]
+    if name.startswith("operator-observed"):
+        return name, "operator"
+    unc = line.get("uncertainty")
+    model = line.get("instrument") or (unc.get("model") if isinstance(unc, dict) else None)
+    if model:
+        return name, f"instrument {model}"
+    return name, ""
 
 
 @dataclass
@@ -210,7 +229,8 @@ def row_of(line: dict[str, Any], rule: str) -> Row:
     decision = decide(line.get("value"), line.get("low"), line.get("high"), big_u,
                       line.get("verdict", "INFO"), rule)
     ref = line.get("reference")
-    return Row(name=str(line.get("name", "")), value=line.get("value"),
+    name, how = how_obtained(str(line.get("name", "")), line)
+    return Row(name=name, how=how, value=line.get("value"),
                unit=line.get("unit") or "", limits=line.get("limits") or "",
                verdict=line.get("verdict", "INFO"), decision=decision.verdict,
                near_limit=decision.near_limit, low=line.get("low"), high=line.get("high"),

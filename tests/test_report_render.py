@@ -227,3 +227,19 @@ def test_a_bench_that_never_came_up_says_so_first(tmp_path):
     banner = html.index(f"NO VERDICT: the bench did not come up: {why}")
     assert banner < html.index("PARTIAL:") < html.index("Overall verdict:")
     assert "2 test(s), not run: never started: the run stopped before it:" in html
+
+
+def test_how_each_value_was_obtained_is_a_column_beside_it():
+    from rig.report_model import how_obtained
+
+    assert how_obtained("credit added [register C.90.0]", {}) == ("credit added",
+                                                                  "register C.90.0")
+    assert how_obtained("result of the token [display]", {}) == ("result of the token",
+                                                                 "display")
+    assert how_obtained("reconnection [instrument scope CH2->CH1]", {}) == (
+        "reconnection", "instrument scope CH2->CH1")
+    assert how_obtained("operator-observed (cover): open?", {}) == (
+        "operator-observed (cover): open?", "operator")
+    assert how_obtained("shown V", {"instrument": "keysight-34461a"}) == (
+        "shown V", "instrument keysight-34461a")
+    assert how_obtained("x [not a source]", {}) == ("x [not a source]", "")
