@@ -81,7 +81,7 @@ def test_missing_port_stops_before_any_test(pytester, tmp_path):
     out = result.stdout.str() + result.stderr.str()
     assert "bench bring-up failed" in out and "/dev/rig-no-such-port" in out
     record = lines(pytester.path / "reports" / "r")
-    assert [r["kind"] for r in record] == ["run_start", "run_end"]
+    assert [r["kind"] for r in record] == ["run_start", "report_context", "run_end"]
     assert "/dev/rig-no-such-port" in record[0]["bench_error"]
 
 
@@ -95,7 +95,8 @@ def test_instrument_that_does_not_answer_stops_before_any_test(pytester, tmp_pat
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.assert_outcomes()
     out = result.stdout.str() + result.stderr.str()
-    assert "bench bring-up failed: dmm (TCPIP::127.0.0.1::" in out and str(port) in out
+    assert "bench bring-up failed: dmm TCPIP::127.0.0.1::" in out and str(port) in out
+    assert "Connection refused" in out
 
 
 def test_expired_calibration_refused_unless_allowed(pytester):

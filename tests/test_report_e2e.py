@@ -76,8 +76,12 @@ def test_the_pdf_of_a_k_run(quick_run):
     names = [json.loads(x)["name"] for x in (run / "results.jsonl").read_text().splitlines()
              if '"kind": "measurement"' in x]
     assert len(names) > 5
+    from rig.report_model import how_obtained
+
     for name in names:  # every measurement of every test, however its cell wraps
-        assert name.replace(" ", "") in squeezed, name
+        shown, how = how_obtained(name, {})
+        assert shown.replace(" ", "") in squeezed, name
+        assert how.replace(" ", "") in squeezed, name
     assert len(pdf_images(run / "report.pdf")) == 2
     assert context["operator"] == "Budi Santoso"
     assert sum(x.count('"kind": "plot"') for x in
