@@ -50,6 +50,20 @@ def test_long(record, bench, powered):
 '''
 
 
+#: the emulated meter's key settings (the public STS test vending key), for bench files
+KEYS = """[meter.keys]
+dkga = "02"
+ea = "07"
+sgc = "123456"
+ti = "01"
+krn = 1
+kt = 2
+ken = 255
+base_date = 2014
+vending_key = "abababababababab"
+"""
+
+
 def rig_run(tmp: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     (tmp / "test_plan.py").write_text(PLAN.format(mark=str(tmp / "mark")))
     cmd = [sys.executable, "-m", "rig", "run", "--reports", str(tmp / "reports"),
@@ -120,17 +134,7 @@ optical = "{info["optical"]}"
 profile = "pln_default"
 password = "00000000"
 
-[meter.keys]
-dkga = "02"
-ea = "07"
-sgc = "123456"
-ti = "01"
-krn = 1
-kt = 2
-ken = 255
-base_date = 2014
-vending_key = "abababababababab"
-
+{KEYS}
 [keypad]
 port = "{info["keypad"]}"
 
@@ -243,16 +247,7 @@ pan = "600727471234567834"
 optical = "{os.ttyname(slave)}"
 profile = "pln_default"
 
-[meter.keys]
-dkga = "02"
-ea = "07"
-sgc = "123456"
-ti = "01"
-krn = 1
-kt = 2
-base_date = 2014
-vending_key = "abababababababab"
-''')
+{KEYS}''')
         (tmp_path / "test_plan.py").write_text('''
 import pytest
 
