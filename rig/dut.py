@@ -70,13 +70,31 @@ class EntryResult:
         return self.seen == self.want("ACCEPT")
 
 
+@dataclass
+class EntryLog:
+    """What the rig saw the meter answer to its tokens, across the tests of a run: the
+    refusals since the last accepted token. That is the meter's lock-out count as far as the
+    rig can know it without a register, so each test can start with no lock-out pending."""
+
+    refusals: int = 0
+    last_refusal_at: float | None = None  # bench time of that ENTER (the injector's clock)
+
+    def note(self, result: EntryResult) -> None:
+        if result.accepted or result.seen == result.want("KCT_HELD"):
+            self.refusals, self.last_refusal_at = 0, None
+        else:
+            self.refusals += 1
+            self.last_refusal_at = result.t_enter
+
+
 class MeterUnderTest:
     """The meter on the bench (optical port, display camera, injector, instruments)."""
 
     def __init__(self, bench: Bench, profile: Any, *, display: Any = None,
-                 operator: Any = None) -> None:
+                 operator: Any = None, entries: EntryLog | None = None) -> None:
         self.bench = bench
         self.profile = profile
+        self.entries = entries if entries is not None else EntryLog()
         self.speed = bench.speed
         self.press_ms = profile.tokens.press_ms
         self.gap_ms = profile.tokens.gap_ms
@@ -153,7 +171,9 @@ class MeterUnderTest:
         digits = str(token)
         if len(digits) != 20 or not digits.isdigit():
             raise ValueError(f"a token has 20 digits, got {len(digits)} characters")
-        return self.entry(digits + "#", press_ms, gap_ms)
+        result = self.entry(digits + "#", press_ms, gap_ms)
+        self.entries.note(result)
+        return result
 
     def code(self, digits: str) -> EntryResult:
         """Type a short code (e.g. "41") and ENTER."""
@@ -229,6 +249,8 @@ class MeterUnderTest:
         self.wait(off_s)
         self.supply(True)
         self.wait(1.0)
+        if self.profile.lockout.reset_on_power_cycle:
+            self.entries.refusals, self.entries.last_refusal_at = 0, None
 
     # --- known state ----------------------------------------------------------------------
 
@@ -245,6 +267,23 @@ class MeterUnderTest:
             if hasattr(type(load), "leakage") and type(load).leakage is not None:
                 load.leakage = 0
         self.bench.keypad.type_keys("<" * 22, 40, 60)
+        self._no_lockout_pending()
+
+    def _no_lockout_pending(self) -> None:
+        """Refusals left by an earlier test must not lock this one: a power cycle resets
+        them where the profile declares so; else a lock-out is waited out, for at most the
+        declared length (a refusal count below the threshold cannot be undone without an
+        accepted token, and locks nothing yet)."""
+        log_ = self.entries
+        if not log_.refusals:
+            return
+        lockout = self.profile.lockout
+        if lockout.reset_on_power_cycle and self.bench.has("source"):
+            self.power_cycle()
+            return
+        length = lockout.duration(log_.refusals)
+        if length and log_.last_refusal_at is not None:
+            self.wait(min(log_.last_refusal_at + length - self.now(), lockout.cap_s) + 1.0)
 
 
 def record_outcome(record: Callable[..., Any], name: str, result: EntryResult,
@@ -281,6 +320,7 @@ def open_display(bench: Any, profile: Any) -> Any:
 
 
 _DISPLAY = pytest.StashKey[Any]()
+_ENTRIES = pytest.StashKey[EntryLog]()  # the run's one log: refusals carry across tests
 
 
 @pytest.fixture
@@ -298,6 +338,9 @@ def dut(request: pytest.FixtureRequest, profile: Any, operator: Any) -> MeterUnd
         except Exception as exc:  # a camera that does not answer: display facts unusable
             log.warning("the display camera did not open: %s", exc)
             stash[_DISPLAY] = None
-    meter = MeterUnderTest(bench, profile, display=stash[_DISPLAY], operator=operator)
+    if _ENTRIES not in stash:
+        stash[_ENTRIES] = EntryLog()
+    meter = MeterUnderTest(bench, profile, display=stash[_DISPLAY], operator=operator,
+                           entries=stash[_ENTRIES])
     meter.prepare()
     return meter

@@ -7,7 +7,6 @@ session remembered. Loaded by `rig.plugin` (its `pytest_plugins`), never on its 
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -228,25 +227,5 @@ def _answers_file(config: pytest.Config) -> Any:
     return config.stash[ANSWERS]
 
 
-# The `dut` fixture (the strategy layer) belongs to rig/dut.py; a fallback until it has one.
-if importlib.util.find_spec("rig.dut") is not None:
-    try:
-        from rig.dut import dut  # re-exported: the strategy layer owns the fixture
-    except ImportError:
-        dut = None  # type: ignore[assignment]
-else:  # pragma: no cover - rig/dut.py is part of the package
-    dut = None  # type: ignore[assignment]
-
-if dut is None:
-
-    @pytest.fixture
-    def dut(request: pytest.FixtureRequest, profile: Any) -> Any:  # type: ignore[no-redef]
-        """The meter under test (`rig.dut.MeterUnderTest`), in a known state."""
-        bench = meter_bench(request)
-        if not bench.has("keypad"):
-            pytest.skip("no keypad injector on this bench: the meter cannot be driven")
-        from rig.dut import MeterUnderTest
-
-        meter = MeterUnderTest(bench, profile)
-        meter.prepare()
-        return meter
+# The `dut` fixture belongs to the strategy layer (rig/dut.py); re-exported for the plugin.
+from rig.dut import dut  # noqa: E402, F401
