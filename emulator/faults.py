@@ -19,6 +19,32 @@ FAULTS: dict[str, str] = {
     "volatile-credit": "loses its credit registers on a power cycle",
     "bad-bcc": "the optical port sends a wrong BCC on every data message",
     "kct-wrong-key": "accepts key change sections encrypted under its previous decoder key",
+    # both sides of every declared number
+    "early-lockout": "locks the keypad one invalid token before the declared threshold",
+    "short-tid-store": "TID store one shorter than declared: the oldest TID of a full store is OLD",
+    "trip-below-limit": "overload trips at 95% of the power limit (just below the limit trips)",
+    "max-credit-short": "refuses (OVER) credit into the last 1 kWh below the declared maximum",
+    # both outcomes of every state kept across an event
+    "tamper-clear-credit": "a clear-tamper token also clears the credit registers",
+    "kct-loses-credit": "a completed key change clears the credit registers",
+    "sticky-lockout": "a keypad lock-out survives a power cycle the profile says resets it",
+    "exhausted-reconnects": "an exhausted meter closes its relay after a power cycle (free supply)",
+    # the wire protocol in full
+    "frozen-clock": "time and date registers (0.9.1, 0.9.2) stand still at the meter's start",
+    "readout-no-end": "the data readout lacks its end line (! CR LF before ETX)",
+    "slow-reaction": "identification sent 1.8 s after the request (IEC 62056-21: at most 1.5 s)",
+    # the meter cross-checked against the bench
+    "fast-energy": "energy register and credit deduction count 5% more than the load drew",
+    "credit-drift": "deducts 0.95 kWh of credit per kWh its energy register counts",
+    "voltage-reads-high": "shows and reports the voltage 3% above the supply (class 1: 1%)",
+    # preconditions first, waits bounded
+    "clear-credit-ignored": "accepts a clear-credit token (BENAR) but leaves the credit as it was",
+    "endless-lockout": "a keypad lock-out never ends by itself (only a power cycle releases it)",
+    # the same verdict at every clock speed
+    "short-entry-timeout": "drops a half-typed entry after 85% of the declared entry timeout",
+    "short-trip-delay": "overload trips after 85% of the declared trip delay",
+    "early-reconnect": "reconnects after an overload trip at 85% of the declared reconnect time",
+    "marginal-relay": "relay operate time a quarter over the declared limit (125 ms +/- spread)",
 }
 
 

@@ -10,6 +10,7 @@ overload, entry timeout) live in `emulator.model.BenchModel`, which calls here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -74,9 +75,12 @@ class LockoutTracker:
     Volatile: a power cycle resets it when the profile says so (the model decides).
     """
 
-    def __init__(self, policy: Lockout, enabled: bool = True) -> None:
+    def __init__(self, policy: Lockout, enabled: bool = True, *, early: bool = False,
+                 endless: bool = False) -> None:
         self.policy = policy
         self.enabled = enabled
+        self.early = early  # fault early-lockout: counts one refusal more than it saw
+        self.endless = endless  # fault endless-lockout: a lock-out never ends by itself
         self.refusals = 0
         self.until = -1.0  # bench time the last lock-out ends (-1: none)
 
@@ -89,9 +93,9 @@ class LockoutTracker:
     def refuse(self, t: float) -> None:
         """One more refused token at t; locks the keypad once past the threshold."""
         self.refusals += 1
-        duration = self.policy.duration(self.refusals)
+        duration = self.policy.duration(self.refusals + (1 if self.early else 0))
         if self.enabled and duration > 0:
-            self.until = t + duration
+            self.until = math.inf if self.endless else t + duration
 
     def reset(self) -> None:
         self.refusals = 0
@@ -135,6 +139,8 @@ class TokenJudge:
                 return "TAMPER", None
             amount = self.credited_amount(token)
             cap = self.profile.tokens.max_credit_kwh
+            if "max-credit-short" in self.faults:
+                cap -= 1.0
             if token.subclass == 0 and state.credit[0] + amount > cap + 1e-9:
                 return Outcome.OVERFLOW.value, None
         return Outcome.ACCEPT.value, token

@@ -85,7 +85,7 @@ class Relay:
     """
 
     def __init__(self, closed: bool, t: float, *, operate_s: float, spread_s: float,
-                 rng: random.Random, factor: float = 1.0) -> None:
+                 rng: random.Random, factor: float = 1.0, offset_s: float = 0.0) -> None:
         self.closed = closed
         self.pending: tuple[float, bool, str] | None = None  # (time, close?, reason)
         self.changed_at = t
@@ -96,10 +96,11 @@ class Relay:
         self._operate_s, self._spread_s = operate_s, spread_s
         self._rng = rng
         self._factor = factor
+        self._offset_s = offset_s  # added to every operate time (a fault hook)
 
     def delay(self) -> float:
         d = self._operate_s + self._rng.uniform(-self._spread_s, self._spread_s)
-        return max(d * self._factor, 0.0)
+        return max(d * self._factor + self._offset_s, 0.0)
 
     def target(self) -> bool:
         """Where the contact is going (or is, with nothing pending)."""
