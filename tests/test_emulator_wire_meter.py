@@ -182,7 +182,7 @@ def test_power_cycle_keeps_credit_and_the_tid_store(wire):
     with pytest.raises(WireTimeout) as silence:  # no supply, no optical port
         b.optical.sign_on()
     assert silence.value.received == b""
-    b.optical.timeout = 2.0
+    b.optical.timeout = 5.0  # room for a loaded machine: the sign-on is paced at 300 baud
     b.type("41#")  # keys of a dead meter do nothing
     source.write("OUTP ON")
     assert b.optical.reg("C.50.0") == "3.000"
