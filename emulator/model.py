@@ -429,6 +429,11 @@ class BenchModel:
             self._advance()
             return self.history.last_rising_edge(channel, at_or_before)
 
+    def last_pulse_width(self, channel: int, at_or_before: float) -> float | None:
+        with self._lock:
+            self._advance()
+            return self.history.last_pulse_width(channel, at_or_before)
+
     # --- tamper (a stimulus for tests: e.g. a terminal cover switch) ---------------------------
 
     def set_tamper(self, active: bool) -> None:

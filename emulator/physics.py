@@ -201,6 +201,19 @@ class SignalHistory:
             return SYNC_HIGH_V if (up is None or t < up) else 0.0
         return self._value(self._index(t), t)
 
+    def last_pulse_width(self, channel: int, at_or_before: float) -> float | None:
+        """Width of the last complete positive pulse at or before t: CHAN2 one ENTER press
+        (sync high while the key is down). CHAN1 carries no pulses (None)."""
+        if channel != 2:
+            return None
+        i = bisect.bisect_right(self._down, at_or_before) - 1
+        while i >= 0:
+            up = self._up[i]
+            if up is not None and up <= at_or_before:
+                return up - self._down[i]
+            i -= 1
+        return None
+
     def last_rising_edge(self, channel: int, at_or_before: float) -> float | None:
         """Latest rising edge at or before t: CHAN2 the ENTER press, CHAN1 the supply
         appearing at the load (a dead stretch ending)."""

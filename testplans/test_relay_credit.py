@@ -135,7 +135,7 @@ def test_relay_closes_after_credit(dut, vendor, load, scope, profile, record):
         # the first rising crossing of the level comes within one period of the contact
         period = 1.0 / profile.ratings.frequency_hz
         record("reconnection time after ENTER released [instrument scope CH2->CH1]",
-               scope.delay(2, 1) - profile.tokens.press_ms / 1000.0, "s", 0.0,
+               scope.delay(2, 1) - scope.pulse_width(2), "s", 0.0,
                profile.relay.reconnect_limit_s + period)
     # exhausted again: a power cycle must not give supply without credit
     assert dut.enter(vendor.clear_credit(0)).accepted

@@ -295,3 +295,18 @@ def test_model_is_safe_from_several_threads():
         th.join()
     assert errors == []
     assert sts.Outcome.ACCEPT.value == model.read_register("C.52.0")[0]
+
+
+def test_sync_pulse_width_is_the_last_complete_press():
+    from emulator.physics import SignalHistory
+
+    history = SignalHistory()
+    assert history.last_pulse_width(2, 5.0) is None  # no press yet
+    history.sync_down(1.0)
+    history.sync_up(1.065)
+    history.sync_down(2.0)  # pressed, not yet released: not a complete pulse
+    assert history.last_pulse_width(2, 2.5) == pytest.approx(0.065)
+    assert history.last_pulse_width(2, 1.03) is None  # the first press still down then
+    history.sync_up(2.25)
+    assert history.last_pulse_width(2, 3.0) == pytest.approx(0.25)
+    assert history.last_pulse_width(1, 3.0) is None  # the load voltage has no pulses

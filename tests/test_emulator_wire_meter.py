@@ -159,6 +159,8 @@ def test_relay_test_edge_seen_by_the_scope_at_the_set_delay(wire):
     assert -1e-6 <= contact - trigger <= 0.0005  # C.51.1 carries 6 decimals
     assert scope.number(":MEAS:DEL? CHAN2,CHAN1") == pytest.approx(trigger - t_enter,
                                                                    abs=1e-6)
+    held = scope.number(":MEAS:PWID? CHAN2")  # the ENTER sync pulse, as long as ENTER was down
+    assert 0.065 - 1e-6 <= held < commanded - t_enter + 1e-6
     scope.write(":WAV:SOUR CHAN1")
     scope.write(":WAV:POIN 1001")
     points, step, origin = scope.query(":WAV:PRE?").split(",")

@@ -58,6 +58,11 @@ class Scope(ScpiInstrument):
         """Seconds from the last rising edge of `start_channel` to the trigger point."""
         return self.query_number(f":MEAS:DEL? CHAN{start_channel},CHAN{stop_channel}")
 
+    def pulse_width(self, channel: int = 2) -> float:
+        """Measure the last positive pulse's width on `channel` (s): how long ENTER was
+        really held, from the injector's sync line, not from the press time it was given."""
+        return self.query_number(f":MEAS:PWID? CHAN{channel}")
+
     def waveform(self, channel: int = 1, points: int = 1000) -> tuple[list[float], list[float]]:
         """(times relative to the trigger, volts) of the last acquisition."""
         self.write(f":WAV:SOUR CHAN{channel}")
@@ -98,6 +103,9 @@ class KeysightInfiniiVision(Scope):
 
     def delay(self, start_channel: int = 2, stop_channel: int = 1) -> float:
         return self.query_number(f":MEASure:DELay? CHANnel{start_channel},CHANnel{stop_channel}")
+
+    def pulse_width(self, channel: int = 2) -> float:
+        return self.query_number(f":MEASure:PWIDth? CHANnel{channel}")
 
     def waveform(self, channel: int = 1, points: int = 1000) -> tuple[list[float], list[float]]:
         self.write(f":WAVeform:SOURce CHANnel{channel}")

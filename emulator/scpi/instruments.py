@@ -122,6 +122,7 @@ class ScopeDevice(ScpiDevice):
         c("TER", True, lambda a: "1" if self._triggered() is not None else "0")
         c("TRIGger:TIME", True, lambda a: fmt(self._need_trigger()))
         c("MEASure:DELay", True, lambda a: self._delay(a))
+        c("MEASure:PWIDth", True, lambda a: self._pulse_width(a))
         c("WAVeform:SOURce", False, lambda a: self._set("wave_source",
                                                         choice(a, CHANNELS, "source")))
         c("WAVeform:SOURce", True, lambda a: f"CHAN{self.wave_source}")
@@ -175,6 +176,17 @@ class ScopeDevice(ScpiDevice):
         if edge is None:
             raise ScpiError(-230, f"Data corrupt or stale: no edge on CHAN{start}")
         return fmt(t - edge)
+
+    def _pulse_width(self, args: list[str]) -> str:
+        """+width of the last complete pulse on a channel before the trigger point (the
+        ENTER sync pulse on CHAN2: how long the key was really held)."""
+        if len(args) != 1 or CHANNELS.get(args[0].upper()) is None:
+            raise ScpiError(-224, "Illegal parameter value: MEAS:PWID? needs one channel")
+        width = self.model.last_pulse_width(int(CHANNELS[args[0].upper()]),
+                                            self._need_trigger())
+        if width is None:
+            raise ScpiError(-230, f"Data corrupt or stale: no pulse on {args[0].upper()}")
+        return fmt(width)
 
     def _window(self) -> tuple[float, float]:
         """(x_origin, x_increment): the trigger sits at the screen centre minus :TIM:POS,
