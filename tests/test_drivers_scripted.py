@@ -4,11 +4,8 @@ out of place, or a reply left unread, fails the test."""
 
 from __future__ import annotations
 
-import os
-import select
 import socket
 import threading
-import tty
 
 import pytest
 
@@ -16,50 +13,9 @@ from drivers.iec62056 import bcc, command
 from drivers.instruments import AcLoad, AcSource, Dmm, InstrumentError, Scope
 from drivers.keypad import KeypadInjector
 from drivers.optical import BCCError, ModeEError, OpticalPort
+from tests.scripted_peer import ScriptedSerialPeer
 
 STX, ETX, SOH, ACK = b"\x02", b"\x03", b"\x01", b"\x06"
-
-
-class ScriptedSerialPeer:
-    """The device end of a pty: for each (expected, reply) step, read exactly `expected`
-    and write `reply`; records the first mismatch."""
-
-    def __init__(self, script: list[tuple[bytes, bytes]]) -> None:
-        self.master, slave = os.openpty()
-        tty.setraw(slave)
-        self.path = os.ttyname(slave)
-        self._slave = slave
-        self.script = script
-        self.error: str | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _read_exactly(self, n: int, timeout: float = 5.0) -> bytes:
-        data = b""
-        while len(data) < n:
-            ready, _, _ = select.select([self.master], [], [], timeout)
-            if not ready:
-                break
-            data += os.read(self.master, n - len(data))
-        return data
-
-    def _run(self) -> None:
-        for i, (expected, reply) in enumerate(self.script):
-            got = self._read_exactly(len(expected))
-            if got != expected:
-                self.error = f"step {i}: expected {expected!r}, got {got!r}"
-                return
-            if reply:
-                os.write(self.master, reply)
-        extra, _, _ = select.select([self.master], [], [], 0.3)
-        if extra:
-            self.error = f"unexpected bytes after the script: {os.read(self.master, 256)!r}"
-
-    def finish(self) -> None:
-        self.thread.join(timeout=10)
-        os.close(self.master)
-        os.close(self._slave)
-        assert self.error is None, self.error
 
 
 def frame(body: bytes) -> bytes:

@@ -3,53 +3,18 @@ pressing the emulated meter's keys."""
 
 from __future__ import annotations
 
-import os
-import select
-import threading
-import tty
-
 import pytest
 
 from drivers.keypad import KeypadError
 from drivers.relayboard import DEFAULT_MAP, ProXRRelayBoard, RelayBoardError, channel_bytes
+from tests.scripted_peer import ScriptedSerialPeer
 
 ACK = b"\x55"
 
 
-class ScriptedBoard:
+def ScriptedBoard(script: list[tuple[bytes, bytes]]) -> ScriptedSerialPeer:
     """The board end of a pty: reads exactly each expected command, answers its reply."""
-
-    def __init__(self, script: list[tuple[bytes, bytes]]) -> None:
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        self.path = os.ttyname(self.slave)
-        self.script = script
-        self.error: str | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _read(self, n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            ready, _, _ = select.select([self.master], [], [], 5)
-            if not ready:
-                break
-            data += os.read(self.master, n - len(data))
-        return data
-
-    def _run(self) -> None:
-        for i, (expected, reply) in enumerate(self.script):
-            got = self._read(len(expected))
-            if got != expected:
-                self.error = f"step {i}: expected {expected.hex(' ')}, got {got.hex(' ')}"
-                return
-            os.write(self.master, reply)
-
-    def finish(self) -> None:
-        self.thread.join(timeout=10)
-        os.close(self.master)
-        os.close(self.slave)
-        assert self.error is None, self.error
+    return ScriptedSerialPeer(script, strict_end=False)
 
 
 def test_channel_bytes_follow_the_proxr_banks():
@@ -85,9 +50,7 @@ def test_a_silent_board_is_named_with_the_bytes_sent():
             pytest.raises(KeypadError, match=r"did not answer the 2-way communication test "
                                              r"\(sent fe 21, received nothing\)"):
         keypad.identify()
-    board.thread.join(timeout=5)
-    os.close(board.master)
-    os.close(board.slave)
+    board.finish()
 
 
 def test_configuration_mode_is_refused():
