@@ -187,6 +187,12 @@ def test_power_cycle_keeps_credit_and_the_tid_store(wire):
     b.optical.timeout = 5.0  # room for a loaded machine: the sign-on is paced at 300 baud
     b.type("41#")  # keys of a dead meter do nothing
     source.write("OUTP ON")
+    for attempt in range(3):  # a client sends the sign-on again when the meter stays silent
+        try:
+            b.optical.sign_on()
+            break
+        except WireTimeout:
+            assert attempt < 2, "the meter never answered a sign-on after its supply returned"
     assert b.optical.reg("C.50.0") == "3.000"
     assert b.optical.reg("C.59.0") == "1"
     assert b.optical.reg("C.52.2") == "1"
