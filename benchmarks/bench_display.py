@@ -1,7 +1,7 @@
 """How well and how fast the camera reader reads the emulated LCD, across camera settings.
 
 Renders frames of every message and of random numbers through the emulated bench camera
-(JPEG over HTTP on 127.0.0.1), reads them with drivers.display.DisplayReader, and prints per
+(JPEG over HTTP on 127.0.0.1), reads them with drivers.segment_reader.DisplayReader, and prints per
 setting: reads/s, ms per read (a read is >= 2 frames, fetched and rendered), the reader's
 own ms per frame, the share read correctly, unreadable reads, and wrong texts returned as if
 read. Targets: >= 99.9 % correct at the default settings, 0 wrong texts everywhere, <= 50 ms
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from drivers.display import DisplayReader, DisplayUnreadable, open_camera
+from drivers.segment_reader import DisplayReader, DisplayUnreadable, open_camera
 from emulator.camera import CameraServer, CameraSettings
 from meterprofile.lcd import DEFAULT_LAYOUT, canonical
 

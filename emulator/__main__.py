@@ -1,4 +1,4 @@
-"""`python -m emulator`: the same as `rig emulate` (see emulator.bench).
+"""`python -m emulator`: the same as `rig emulate` (see emulator.emulated_bench).
 
 The emulator outlives its stdin unless `--exit-on-stdin-eof` is given (an explicit flag, not
 a guess from whether stdin is a pipe, so a shell pipeline behaves as a terminal does); a
@@ -7,6 +7,6 @@ parent that must not leave an emulator behind passes the flag and a pipe on stdi
 
 import sys
 
-from emulator.bench import main
+from emulator.emulated_bench import main
 
 sys.exit(main())

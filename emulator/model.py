@@ -23,7 +23,6 @@ from typing import Any
 
 import sts
 from emulator.clock import Clock
-from emulator.facts import fact_values, register_rows
 from emulator.faults import check_faults
 from emulator.meter import (
     CREDIT_UNITS,
@@ -43,6 +42,7 @@ from emulator.physics import (
     SignalHistory,
     SourceState,
 )
+from emulator.served_facts import fact_values, register_rows
 from emulator.setup import MeterSetup
 from meterprofile import MeterProfile
 

@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic import ValidationError as _ValidationError
 from pydantic.dataclasses import dataclass
 
-from meterprofile.facts import FACTS, OUTCOMES
+from meterprofile.fact_catalogue import FACTS, OUTCOMES
 
 __all__ = [
     "Accuracy", "Alarm", "Display", "DisplaySource", "FactSource", "InstrumentSource",

@@ -1,6 +1,6 @@
 """A meter model's LCD: where its digit cells and unit icons are, and its 7-segment font.
 
-The camera reader (drivers/display.py) and the emulated bench's renderer
+The camera reader (drivers/segment_reader.py) and the emulated bench's renderer
 (emulator/lcd_render.py) share this page, so a meter's display is declared once, in its
 profile's `[display.lcd]` table. Coordinates are fractions of the LCD glass: x from the left
 edge (0) to the right edge (1), y from the top (0) to the bottom (1); a box is

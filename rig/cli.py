@@ -1,6 +1,6 @@
 """The `rig` command line: a thin dispatcher to one module per sub-command.
 
-Each sub-command lives in `rig/commands/<name>.py` and exposes `main(argv) -> int`, so the
+Each sub-command lives in `rig/commands/` (see COMMANDS) and exposes `main(argv) -> int`, so the
 commands stay independent (importing `rig sts` never loads pyvisa, for instance).
 
 Every command reports a problem the same way, so a script or a tester can rely on it:
@@ -22,13 +22,15 @@ import importlib
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "sts": ("rig.commands.sts", "vend, decode and derive keys for STS tokens"),
-    "emulate": ("rig.commands.emulate", "serve the emulated bench (meter, keypad, instruments)"),
-    "bench": ("rig.commands.bench", "check that every device of a bench answers"),
-    "meter": ("rig.commands.meter", "read the meter on the bench, or type a token into it"),
-    "run": ("rig.commands.run", "run the conformance plans and write the report"),
-    "report": ("rig.commands.report", "render report.html and report.pdf from a run's record"),
-    "display": ("rig.commands.display",
+    "sts": ("rig.commands.sts_tools", "vend, decode and derive keys for STS tokens"),
+    "emulate": ("rig.commands.emulate_bench",
+                "serve the emulated bench (meter, keypad, instruments)"),
+    "bench": ("rig.commands.bench_check", "check that every device of a bench answers"),
+    "meter": ("rig.commands.meter_io", "read the meter on the bench, or type a token into it"),
+    "run": ("rig.commands.run_plan", "run the conformance plans and write the report"),
+    "report": ("rig.commands.report_render",
+               "render report.html and report.pdf from a run's record"),
+    "display": ("rig.commands.display_read",
                 "read what the meter's display shows now through the bench camera"),
 }
 USAGE_ERROR = 2

@@ -4,7 +4,8 @@ A vending or decoder key is `bytes` to the crypto code, but a plan that records,
 asserts on one must never put it in a log, the record or the report. `SecretKey` is a
 `bytes` (every STS function takes it as it is) whose repr, str, format and JSON form are
 masked; only `reveal_hex()`, asked for by name, gives the key. The run's `Redactor`
-(rig.records) still masks the hex, bytes-repr and integer forms of every key it knows, for a
+(rig.record.run_record) still masks the hex, bytes-repr and integer forms of every key it
+knows, for a
 form a plan derives on its own (`key.hex()`, `int.from_bytes(key)`).
 """
 

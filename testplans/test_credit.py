@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from rig.dut import record_outcome
+from rig.meter.under_test import record_outcome
 
 ACCEPT = "IEC 62055-41:2014 8.2 TransferCredit accepted"
 TID_RULES = "IEC 62055-41:2014 7.3.7 TID validation"

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from rig.dut import record_outcome
+from rig.meter.under_test import record_outcome
 
 KCT = "IEC 62055-41:2014 6.3.14-6.3.17 key change tokens"
 ROLLOVER = "IEC 62055-41:2018 TID rollover: key change with RO and a new base date"

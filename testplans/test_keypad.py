@@ -3,7 +3,7 @@
 import pytest
 
 import sts
-from rig.dut import record_outcome
+from rig.meter.under_test import record_outcome
 
 KEYPAD = "SPLN D3.009-1:2010 keypad token entry"
 LOCKOUT = "SPLN D3.009-1:2010 wrong-token lock-out"

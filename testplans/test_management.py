@@ -2,7 +2,7 @@
 
 import pytest
 
-from rig.dut import record_outcome
+from rig.meter.under_test import record_outcome
 
 MPL = "IEC 62055-41:2014 6.3.9 SetMaximumPowerLimit"
 REPLAY = "IEC 62055-41:2014 7.3.7 TID validation of class 2 tokens (UsedError)"

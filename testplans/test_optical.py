@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from meterprofile.facts import FACTS
+from meterprofile.fact_catalogue import FACTS
 
 DATE = re.compile(r"[0-9]{2}-[0-9]{2}-[0-9]{2}")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rig.dut import record_outcome
+from rig.meter.under_test import record_outcome
 
 NV = "IEC 62055-31:2022 non-volatile registers through supply interruptions"
 

@@ -10,8 +10,8 @@ import math
 
 import pytest
 
-from rig.dut import record_outcome
-from rig.plots import depletion_plot, relay_edge_plot
+from rig.meter.under_test import record_outcome
+from rig.record.plots import depletion_plot, relay_edge_plot
 
 DEPLETION = "IEC 62055-31:2022 supply control switch: interrupt when credit is exhausted"
 RECONNECT = "SPLN D3.009-1:2010 reconnection after an accepted credit token"
@@ -38,7 +38,7 @@ def set_credit(dut, vendor, profile, kwh: str) -> None:
 def power_uncertainty(load, watts):
     """U (k = 2) of the load's power reading, from its declared specification (0 with a
     note when the load model declares none)."""
-    from rig.uncertainty import UnknownSpecification, evaluate, model_of
+    from rig.record.uncertainty import UnknownSpecification, evaluate, model_of
 
     try:
         return evaluate(model_of(load, "load"), "power", watts).expanded, "load specification"

@@ -3,7 +3,7 @@
 import pytest
 
 import sts
-from rig.plots import relay_edge_plot
+from rig.record.plots import relay_edge_plot
 
 TEST_TOKEN = "IEC 62055-41:2014 6.3.8 InitiateMeterTest/Display (class 1)"
 SHORT_CODES = "SPLN D3.009-1:2010 keypad short codes"

@@ -14,12 +14,12 @@ from typing import Any
 
 import emulator.setup  # noqa: F401 -- preloaded, see above
 import meterprofile  # noqa: F401
-import rig.bench
-import rig.dut
-import rig.plots
+import rig.bench.devices
+import rig.meter.under_test
+import rig.meter.vendor
 import rig.plugin
-import rig.report
-import rig.vendor
+import rig.record.plots
+import rig.record.pytest_html
 
 FAST = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--assert=plain")
 
@@ -51,7 +51,7 @@ def _refuse_bench(*args: Any, **kwargs: Any) -> None:
 
 def refuse_bench(monkeypatch: Any) -> None:
     """Make any attempt to open a bench fail the plan run loudly."""
-    monkeypatch.setattr(rig.bench, "open_bench", _refuse_bench)
+    monkeypatch.setattr(rig.bench.devices, "open_bench", _refuse_bench)
 
 
 def readable_text(path: Path) -> str:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from drivers.instruments import AcSource, SafetyError
-from rig.bench import Bench, BenchError
-from rig.config import ConfigError, load_bench
+from rig.bench.config import ConfigError, load_bench
+from rig.bench.devices import Bench, BenchError
 
 REAL = """
 [bench]
@@ -112,8 +112,8 @@ def test_a_real_bench_runs_at_1x_and_an_emulator_elsewhere_at_its_stated_speed(t
 
 def test_a_non_emulated_bench_file_on_an_emulator_started_elsewhere(start_emulator, tmp_path):
     from meterprofile import load_profile
-    from rig.bench import open_bench
-    from rig.dut import MeterUnderTest
+    from rig.bench.devices import open_bench
+    from rig.meter.under_test import MeterUnderTest
 
     emu = start_emulator("--speed", "50")
     path = write(tmp_path, f"""

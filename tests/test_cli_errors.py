@@ -148,7 +148,7 @@ def _actions(parser: argparse.ArgumentParser):
             yield parser.prog, action
 
 
-@pytest.mark.parametrize("module", ["bench", "meter", "sts"])
+@pytest.mark.parametrize("module", ["bench_check", "meter_io", "sts_tools"])
 def test_every_option_and_argument_has_help(module):
     import importlib
 
@@ -176,7 +176,7 @@ def test_meter_enter_reads_a_display_only_meter_through_the_camera(capsys, tmp_p
     """The minimal PLN meter has no result register: its answer is the message on its LCD."""
     code, token, _ = run(capsys, *VEND_FOR_THE_EMULATED_METER)
     assert code == 0
-    from rig.config import DEFAULT_BENCH
+    from rig.bench.config import DEFAULT_BENCH
 
     bench = tmp_path / "minimal.toml"
     bench.write_text(DEFAULT_BENCH.read_text().replace('profile = "pln_default"',

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.config import DEFAULT_BENCH, ConfigError, load_bench
+from rig.bench.config import DEFAULT_BENCH, ConfigError, load_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from rig.bench import BenchError
+from rig.bench.config import load_bench
+from rig.bench.devices import BenchError
 from rig.cli import main
-from rig.commands.display import camera_of
-from rig.config import load_bench
+from rig.commands.display_read import camera_of
 
 
 def test_display_read_prints_the_idle_credit_of_the_emulated_meter(capsys):

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from drivers.display import (
+from drivers.segment_reader import (
     CameraError,
     DisplayError,
     DisplayReader,

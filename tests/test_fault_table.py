@@ -65,7 +65,7 @@ def test_each_fault_fails_a_plan_test(fault, profile, tmp_path, table):
 
 
 def skipped_for_a_fact(test: dict) -> bool:
-    """A skip that names the fact the profile does not offer (rig.sources.FactUnavailable),
+    """A skip that names the fact the profile does not offer (rig.meter.sources.FactUnavailable),
     or a plan step only a person can do (no operator at this bench)."""
     reason = test.get("reason", "")
     return "does not offer fact '" in reason or "needs an operator" in reason

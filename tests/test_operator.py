@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.operator import (
+from rig.bench.operator_steps import (
     Answer,
     AnswersFile,
     AnswersFileError,

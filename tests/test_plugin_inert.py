@@ -10,12 +10,12 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture
 def no_bench(monkeypatch):
-    import rig.bench
+    import rig.bench.devices
 
     def refuse(*args, **kwargs):
         raise AssertionError("the bench was opened")
 
-    monkeypatch.setattr(rig.bench, "open_bench", refuse)
+    monkeypatch.setattr(rig.bench.devices, "open_bench", refuse)
 
 
 def test_plain_tests_with_fixtures_of_the_same_name(pytester, no_bench):

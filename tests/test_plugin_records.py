@@ -17,7 +17,7 @@ pytest_plugins = ["pytester"]
 
 PLAN = '''
 import pytest
-from rig.plots import depletion_plot, relay_edge_plot
+from rig.record.plots import depletion_plot, relay_edge_plot
 
 @pytest.mark.clause("IEC 62055-41:2014 9.9 demo", "declared: relay.operate_limit_s")
 def test_records_then_fails(record):
@@ -51,12 +51,12 @@ def test_plain_helper_without_rig():
 @pytest.fixture
 def no_bench(monkeypatch):
     """Any attempt to open a bench fails the plan run loudly."""
-    import rig.bench
+    import rig.bench.devices
 
     def refuse(*args, **kwargs):
         raise AssertionError("a record-only plan opened the bench")
 
-    monkeypatch.setattr(rig.bench, "open_bench", refuse)
+    monkeypatch.setattr(rig.bench.devices, "open_bench", refuse)
 
 
 @pytest.fixture

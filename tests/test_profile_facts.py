@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from drivers.optical import OpticalError, OpticalPort
-from emulator.facts import format_value
+from emulator.served_facts import format_value
 from meterprofile import RegisterSource, load_profile
-from meterprofile.facts import FACTS
-from rig.dut import EntryResult
-from rig.facts import FactResolver, FactUnavailable
-from rig.sources import parse_value
-from rig.sources.display import parse_display
+from meterprofile.fact_catalogue import FACTS
+from rig.meter.fact_resolver import FactResolver, FactUnavailable
+from rig.meter.sources import parse_value
+from rig.meter.sources.display_source import parse_display
+from rig.meter.under_test import EntryResult
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEXT = (ROOT / "meterprofile" / "pln_default.toml").read_text()
@@ -176,8 +176,8 @@ def test_unknown_profile_stops_the_emulator_with_one_line(start_emulator):
 
 def test_operator_fact_comes_from_the_answer_given(tmp_path):
     from meterprofile import OperatorSource
-    from rig.operator import AnswersFile, Operator
-    from rig.sources.operator import OperatorFact
+    from rig.bench.operator_steps import AnswersFile, Operator
+    from rig.meter.sources.operator_source import OperatorFact
 
     src = OperatorSource(source="operator", prompt="What credit does the display show (kWh)?")
     answers = AnswersFile.parse("observe | What credit does the display show (kWh)? | 12.5\n",

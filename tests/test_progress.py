@@ -1,4 +1,4 @@
-"""Run progress (rig/progress.py): the estimate's arithmetic with known durations, the plain
+"""Run progress (rig/plugin/progress.py): the estimate's arithmetic with known durations, the plain
 lines of a run without a terminal, and the status line on a terminal (a pty, read back
 through a terminal emulator, pyte)."""
 
@@ -20,7 +20,14 @@ from pathlib import Path
 import pyte
 import pytest
 
-from rig.progress import RigProgress, StatusLine, estimate_left, held, hms, previous_durations
+from rig.plugin.progress import (
+    RigProgress,
+    StatusLine,
+    estimate_left,
+    held,
+    hms,
+    previous_durations,
+)
 from tests.plugin_support import run_plan
 
 pytest_plugins = ["pytester"]

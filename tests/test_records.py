@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from rig.records import (
+from rig.record.run_record import (
     Measurement,
     Recorder,
     Redactor,

@@ -140,8 +140,8 @@ def test_emulate_lists_the_keypad_kinds_and_refuses_an_unknown_one():
 
 
 def test_keypad_kind_override_for_a_run():
-    from rig.bench import RELAY_BOARD_MAX_SPEED, default_speed, with_keypad_kind
-    from rig.config import load_bench
+    from rig.bench.config import load_bench
+    from rig.bench.devices import RELAY_BOARD_MAX_SPEED, default_speed, with_keypad_kind
 
     config = load_bench(None)  # the packaged emulated bench, 200x, the injector
     assert default_speed(config) == 200.0
@@ -156,9 +156,9 @@ def test_the_emulated_bench_runs_a_relay_board_in_the_injectors_place():
     """open_bench on a proxr bench: the emulator serves the board, the rig opens the ProXR
     driver on its pty, and a token typed through it is judged by the meter; the board's
     host clock agrees with the meter's clock."""
-    from rig.bench import open_bench, with_keypad_kind
-    from rig.config import load_bench
-    from rig.vendor import BenchVendor
+    from rig.bench.config import load_bench
+    from rig.bench.devices import open_bench, with_keypad_kind
+    from rig.meter.vendor import BenchVendor
 
     config = with_keypad_kind(load_bench(None), "proxr")
     with open_bench(config) as bench:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from report_support import pdf_images, pdf_pages
 
-from rig.report_model import load
+from rig.record.report_model import load
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = "shown_values or depletion"
@@ -76,7 +76,7 @@ def test_the_pdf_of_a_k_run(quick_run):
     names = [json.loads(x)["name"] for x in (run / "results.jsonl").read_text().splitlines()
              if '"kind": "measurement"' in x]
     assert len(names) > 5
-    from rig.report_model import how_obtained
+    from rig.record.report_model import how_obtained
 
     for name in names:  # every measurement of every test, however its cell wraps
         shown, how = how_obtained(name, {})

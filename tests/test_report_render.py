@@ -17,9 +17,9 @@ import re
 import pytest
 from report_support import pdf_images, pdf_pages, record_lines, write_record
 
-from rig.records import Redactor
-from rig.report_model import RecordError, build, load
-from rig.report_pdf import write_report
+from rig.record.report_model import RecordError, build, load
+from rig.record.report_pdf import write_report
+from rig.record.run_record import Redactor
 
 ISSUED = dt.datetime(2026, 12, 2, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 RUN = "20261201-090000"
@@ -230,7 +230,7 @@ def test_a_bench_that_never_came_up_says_so_first(tmp_path):
 
 
 def test_how_each_value_was_obtained_is_a_column_beside_it():
-    from rig.report_model import how_obtained
+    from rig.record.report_model import how_obtained
 
     assert how_obtained("credit added [register C.90.0]", {}) == ("credit added",
                                                                   "register C.90.0")

@@ -11,9 +11,9 @@ import math
 
 import pytest
 
-from rig.decision import CONDITIONAL_FAIL, CONDITIONAL_PASS, UnknownDecisionRule, decide
-from rig.records import Recorder, measurement_line
-from rig.uncertainty import (
+from rig.record.decision import CONDITIONAL_FAIL, CONDITIONAL_PASS, UnknownDecisionRule, decide
+from rig.record.run_record import Recorder, measurement_line
+from rig.record.uncertainty import (
     SPECS,
     UnknownSpecification,
     evaluate,
@@ -106,7 +106,7 @@ def test_recorder_keeps_reference_and_uncertainty_in_the_line():
 
 
 def test_relay_edge_plot_marks_the_measured_interval():
-    from rig.plots import relay_edge_figure, relay_edge_plot
+    from rig.record.plots import relay_edge_figure, relay_edge_plot
 
     times = [i / 1000 - 0.05 for i in range(100)]
     volts = [325.0 if t < 0 else 0.0 for t in times]

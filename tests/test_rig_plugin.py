@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from emulator.setup import MeterSetup
-from rig.records import Measurement, judge
+from rig.record.run_record import Measurement, judge
 
 pytest_plugins = ["pytester"]
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from plugin_support import readable_text, refuse_bench, run_plan
 
-from rig.records import Redactor, RunRecord
+from rig.record.run_record import Redactor, RunRecord
 from rig.secret_key import MASK, SecretKey, secret
 
 pytest_plugins = ["pytester"]

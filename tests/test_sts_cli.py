@@ -293,7 +293,7 @@ def _actions(parser):
 
 
 def test_every_option_has_help_text():
-    from rig.commands.sts import build_parser
+    from rig.commands.sts_tools import build_parser
 
     missing = [f"{prog} {action.option_strings or action.dest}"
                for prog, action in _actions(build_parser()) if not action.help]

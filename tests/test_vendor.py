@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import sts
-from rig.config import load_bench
-from rig.vendor import BenchVendor, TidSequence, VendingKeyError, resolve_vending_key
+from rig.bench.config import load_bench
+from rig.meter.vendor import BenchVendor, TidSequence, VendingKeyError, resolve_vending_key
 
 DATA = Path(__file__).resolve().parent / "data"
 # STS 531-1 CTSA01 (tests/data/sts_vectors.json): the public test vending key, and what it

@@ -66,7 +66,7 @@ from sts.tid import base_date_in_force
 
 ROLES = ("source", "load", "dmm", "scope")
 KEY_NAMES = (*"0123456789", "BS", "ENT")
-DEFAULT_BENCH = Path(__file__).resolve().parent / "benches" / "emulated.toml"
+DEFAULT_BENCH = Path(__file__).resolve().parents[1] / "benches" / "emulated.toml"
 SECRET_KEYS = frozenset({"meter.keys.vending_key", "meter.password"})
 
 
@@ -174,7 +174,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _vending_key_problem(ref: str) -> str | None:
-    """The reference's form only: the key itself is read when a token is made (rig.vendor)."""
+    """The reference's form only: the key itself is read when a token is made (rig.meter.vendor)."""
     ref = ref.strip()
     if not ref:
         return None

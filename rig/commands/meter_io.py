@@ -21,8 +21,8 @@ from typing import Any, NoReturn
 
 from drivers.keypad import KeypadError
 from drivers.optical import OpticalError, OpticalPort
-from rig.bench import BenchError, open_bench
-from rig.config import ConfigError, load_bench
+from rig.bench.config import ConfigError, load_bench
+from rig.bench.devices import BenchError, open_bench
 
 PROG = "rig meter"
 TOKEN_DIGITS = 20
@@ -106,7 +106,7 @@ def enter_token(bench: Any, profile: Any, token: str) -> Any:
     camera), never from an address the meter does not offer."""
     import pytest
 
-    from rig.dut import MeterUnderTest, open_display
+    from rig.meter.under_test import MeterUnderTest, open_display
 
     meter = MeterUnderTest(bench, profile, display=open_display(bench, profile))
     try:

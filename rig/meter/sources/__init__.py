@@ -1,7 +1,8 @@
 """Where a fact comes from: one small reader class per kind of source.
 
 The profile declares, per fact, a source (register, display, instrument, operator, none);
-`rig.facts.FactResolver` binds each declaration to the reader class of its kind here, the way
+`rig.meter.fact_resolver.FactResolver` binds each declaration to the reader class of its kind
+here, the way
 labgrid binds a driver to a resource. Every reader answers `read(fact) -> FactReading`, with
 the value and how it was obtained, or raises `FactUnavailable` naming the fact.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from meterprofile.facts import Fact
+from meterprofile.fact_catalogue import Fact
 
 __all__ = ["FactReading", "FactUnavailable", "parse_value"]
 

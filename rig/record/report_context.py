@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-PLANS = Path(__file__).resolve().parent.parent / "testplans"
+PLANS = Path(__file__).resolve().parents[2] / "testplans"
 SECRET_DECLARED = re.compile(r"password|secret|vending_key", re.I)
 
 

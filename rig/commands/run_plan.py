@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rig.session import default_run_id
+from rig.bench.session import default_run_id
 
 PLANS = Path(__file__).resolve().parent.parent.parent / "testplans"
 
@@ -118,7 +118,7 @@ def check_before_start(args: argparse.Namespace) -> str | None:
     """What is wrong with the bench file, the faults or the speed, before anything starts
     (no run folder, no emulator, no pytest), or None."""
     from emulator.faults import FAULTS
-    from rig.config import ConfigError, load_bench
+    from rig.bench.config import ConfigError, load_bench
 
     if args.speed is not None and not args.speed > 0:
         return f"--speed must be a positive number, got {args.speed:g}"
@@ -151,7 +151,7 @@ def run_pytest(args: list[str]) -> int:
     a clean stop that leaves the bench safe), and in a session of its own, so a Ctrl-C
     reaches it once, passed on from here, whether it came from the terminal or was sent to
     this process alone."""
-    from rig.bench import die_with_parent
+    from rig.bench.devices import die_with_parent
 
     env = dict(os.environ, **{PROG_ENV: "rig run"})
     proc = subprocess.Popen([sys.executable, "-m", "pytest", *args], env=env,
@@ -173,8 +173,8 @@ def run_pytest(args: list[str]) -> int:
 def fallback_safe_state(bench_file: str | None) -> str:
     """pytest died without putting a real bench back (it was killed): switch the AC source
     off from here. Returns what was done, in one line."""
-    from rig.bench import Bench
-    from rig.config import load_bench
+    from rig.bench.config import load_bench
+    from rig.bench.devices import Bench
 
     try:
         config = load_bench(bench_file)

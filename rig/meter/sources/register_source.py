@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from meterprofile import RegisterSource
-from meterprofile.facts import Fact
-from rig.sources import FactReading, parse_value
+from meterprofile.fact_catalogue import Fact
+from rig.meter.sources import FactReading, parse_value
 
 
 class RegisterFact:

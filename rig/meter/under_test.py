@@ -1,7 +1,8 @@
 """The meter under test, as the plans see it: tokens in, facts and results out.
 
 A small strategy layer over the drivers (labgrid style). Plans ask for facts ("credit",
-"relay_closed", "key_revision"), never for register addresses; the resolver (rig/facts.py)
+"relay_closed", "key_revision"), never for register addresses; the resolver
+(rig/meter/fact_resolver.py)
 reads each from where the meter's profile says this model gives it: an optical register, the
 display (through the bench camera), an instrument, the operator. A fact the meter does not
 offer skips the test, naming the fact. Entry results come from the result register where the
@@ -22,10 +23,10 @@ from typing import Any
 import pytest
 
 from meterprofile import describe_source
-from rig.bench import Bench
-from rig.facts import FactResolver, FactUnavailable
+from rig.bench.devices import Bench
+from rig.meter.fact_resolver import FactResolver, FactUnavailable
 
-log = logging.getLogger("rig.dut")
+log = logging.getLogger("rig.meter.under_test")
 
 _COUNTED = re.compile(r"^(\S+) [0-9]+$")  # "KCT 2": the message KCT with a count
 
@@ -309,7 +310,7 @@ def open_display(bench: Any, profile: Any) -> Any:
         spec = emulator.endpoints.get("camera")
     if not spec:
         return None
-    from drivers.display import DisplayReader, open_camera
+    from drivers.segment_reader import DisplayReader, open_camera
 
     calibration = getattr(config, "camera_calibration", None)
     corners = getattr(calibration, "corners", None)
@@ -326,7 +327,7 @@ _ENTRIES = pytest.StashKey[EntryLog]()  # the run's one log: refusals carry acro
 @pytest.fixture
 def dut(request: pytest.FixtureRequest, profile: Any, operator: Any) -> MeterUnderTest:
     """The meter under test (`MeterUnderTest`), in a known state."""
-    from rig.fixtures import meter_bench
+    from rig.plugin.fixtures import meter_bench
 
     bench = meter_bench(request)
     if not bench.has("keypad"):

@@ -1,4 +1,4 @@
-"""A fact read off the meter's display through the bench camera (drivers/display.py).
+"""A fact read off the meter's display through the bench camera (drivers/segment_reader.py).
 
 For a fact behind a short code the code is typed first (the injector, ENTER), then the text
 shown is read and parsed as the profile declares: as shown, its first number, a group of a
@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from meterprofile import DisplaySource
-from meterprofile.facts import Fact
-from rig.sources import FactReading, FactUnavailable, parse_value
+from meterprofile.fact_catalogue import Fact
+from rig.meter.sources import FactReading, FactUnavailable, parse_value
 
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 

@@ -16,10 +16,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from rig.report_html import render
-from rig.report_model import RunReport, load
+from rig.record.report_html import render
+from rig.record.report_model import RunReport, load
 
-log = logging.getLogger("rig.report")
+log = logging.getLogger("rig.record.pytest_html")
 
 
 class ReportRenderError(RuntimeError):
@@ -30,7 +30,7 @@ def html_to_pdf(html_path: Path, pdf_path: Path, timeout_s: float = 600.0) -> No
     """Print an HTML file to A4 PDF with weasyprint, in a child process: a crash of the
     renderer's C libraries can then never take the test run (and its exit status) with it,
     and a pytest process that imports modules afresh per in-process run loads pango once."""
-    cmd = [sys.executable, "-m", "rig.report_pdf", str(html_path), str(pdf_path)]
+    cmd = [sys.executable, "-m", "rig.record.report_pdf", str(html_path), str(pdf_path)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -74,5 +74,5 @@ def write_report(run_dir: Path, *, redact: Callable[[str], str] | None = None,
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        raise SystemExit("usage: python -m rig.report_pdf REPORT.html REPORT.pdf")
+        raise SystemExit("usage: python -m rig.record.report_pdf REPORT.html REPORT.pdf")
     _print_pdf(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -80,7 +80,7 @@ class Measurement:
     nominal: Any = None
     bench_time: float | None = None
     reference: Any = None  # the instrument's value a meter's value is compared with
-    uncertainty: dict[str, Any] | None = None  # rig.uncertainty budget (U at k = 2)
+    uncertainty: dict[str, Any] | None = None  # rig.record.uncertainty budget (U at k = 2)
     verdict: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -203,7 +203,7 @@ class Recorder:
                  display_resolution: float | None = None) -> Measurement:
         """`instrument` (a driver or a model name) and `function` ("ac_voltage",
         "ac_current", "power", "time_interval") give the value, or the `reference` it is
-        compared with, its expanded uncertainty (rig.uncertainty)."""
+        compared with, its expanded uncertainty (rig.record.uncertainty)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"a measurement needs a name, got {name!r}")
         if low is not None and high is not None and _is_number(low) and _is_number(high) \
@@ -212,7 +212,7 @@ class Recorder:
         when = at if at is not None else (self._bench_time() if self._bench_time else None)
         m = Measurement(self.test, name, value, unit, low, high, nominal, when, reference)
         if instrument is not None:
-            from rig.uncertainty import evaluate, model_of
+            from rig.record.uncertainty import evaluate, model_of
 
             if function is None:
                 raise ValueError(f"measurement {name!r}: an instrument needs its function "

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from meterprofile import InstrumentSource
-from meterprofile.facts import Fact
-from rig.sources import FactReading, FactUnavailable
+from meterprofile.fact_catalogue import Fact
+from rig.meter.sources import FactReading, FactUnavailable
 
 #: measurement -> (instrument role, how to take it)
 MEASUREMENTS: dict[str, tuple[str, Callable[[Any], float]]] = {

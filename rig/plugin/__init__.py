@@ -20,11 +20,7 @@ from typing import Any
 
 import pytest
 
-from rig import fixtures
-from rig.fixtures import PLOTS, RECORDER, SESSION
-from rig.records import Measurement, TestOutcome, clause_matrix
-from rig.report_context import write_context
-from rig.session import (
+from rig.bench.session import (
     BENCH_FIXTURES,
     METER_FIXTURES,
     RIG_FIXTURES,
@@ -33,6 +29,10 @@ from rig.session import (
     RunOptions,
     deferred_signals,
 )
+from rig.plugin import fixtures
+from rig.plugin.fixtures import PLOTS, RECORDER, SESSION
+from rig.record.report_context import write_context
+from rig.record.run_record import Measurement, TestOutcome, clause_matrix
 
 REPORT = pytest.StashKey[Any]()
 REASON_CHARS = 800
@@ -42,7 +42,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     # the fixtures module is registered as a plugin of its own (imported above, so not
     # through `pytest_plugins`, which would import it a second time for assertion rewriting)
     if not pluginmanager.is_registered(fixtures):
-        pluginmanager.register(fixtures, "rig.fixtures")
+        pluginmanager.register(fixtures, "rig.plugin.fixtures")
     prog = os.environ.get("RIG_PROG")  # set by `rig run` for its pytest child
     if prog and hasattr(type(parser), "prog"):
         parser.prog = prog  # usage errors name `rig run`, not `python -m pytest`
@@ -69,7 +69,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                          "--list-keypads`); overrides the bench file's [keypad] kind")
     group.addoption("--answers", default=None, metavar="FILE",
                     help="operator answers file for the plans that need a person "
-                         "(rig/operator.py); without it and without a terminal they skip")
+                         "(rig/bench/operator_steps.py); without it and without a terminal "
+                         "they skip")
     group.addoption("--rig-only-faults", default=None, metavar="NAME[,NAME]",
                     help="run only the plan tests marked to catch these faults")
     group.addoption("--rig-progress", default="auto", choices=("auto", "lines", "off"),
@@ -96,7 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
         except BenchFault as exc:
             raise pytest.UsageError(f"rig: {exc}") from None
     if opt.keypad:  # the keypad kind for this run, over the bench file's
-        from rig.bench import with_keypad_kind
+        from rig.bench.devices import with_keypad_kind
 
         try:
             session.load_config()
@@ -104,13 +105,13 @@ def pytest_configure(config: pytest.Config) -> None:
         except (BenchFault, ValueError) as exc:
             raise pytest.UsageError(f"rig: {exc}") from None
     if getattr(opt, "htmlpath", None) and config.pluginmanager.hasplugin("html"):
-        from rig.report import HtmlReport
+        from rig.record.pytest_html import HtmlReport
 
         report = HtmlReport(session)
         config.stash[REPORT] = report
         config.pluginmanager.register(report, "rig-html-report")
     config.pluginmanager.register(_Outcomes(session), "rig-outcomes")
-    from rig.progress import RigProgress
+    from rig.plugin.progress import RigProgress
 
     config.pluginmanager.register(  # active only once collection shows a plan session
         RigProgress(config, session.bench_time, active=lambda: session.active), "rig-progress")
@@ -247,7 +248,7 @@ def _attach_extras(item: pytest.Item, report: pytest.TestReport, rig: RigSession
                              png=base64.b64encode(png).decode("ascii"))
     if REPORT not in item.config.stash:
         return
-    from rig.report import html_extra, measurement_html, png_extra
+    from rig.record.pytest_html import html_extra, measurement_html, png_extra
 
     recorder = item.stash.get(RECORDER, None)
     test = rig.tests[item.nodeid]
@@ -407,7 +408,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     if rig.record is not None:
         rig.record.close()
-    from rig.report import append_section, clause_matrix_html, redact_file
+    from rig.record.pytest_html import append_section, clause_matrix_html, redact_file
 
     htmlpath = getattr(config.option, "htmlpath", None)
     ours = rig.run_dir / "report.html" if rig.run_dir is not None else None
@@ -426,7 +427,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _write_signed_report(rig: RigSession, path: Path) -> None:
     """report.html and report.pdf from the closed record; a rendering failure is said in one
     line (the record stays, and `rig report RUN_DIR` renders it again)."""
-    from rig.report_pdf import write_report
+    from rig.record.report_pdf import write_report
 
     try:
         write_report(path.parent, redact=rig.redact)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from meterprofile import MeterProfile, RegisterSource
-from meterprofile.facts import FACTS
+from meterprofile.fact_catalogue import FACTS
 
 #: registers a meter answers whatever its profile says (IEC 62056-21 device address)
 IDENTIFICATION = ("0.0.0",)

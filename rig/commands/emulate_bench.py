@@ -1,4 +1,4 @@
-"""`rig emulate`: serve the emulated bench (see emulator/bench.py).
+"""`rig emulate`: serve the emulated bench (see emulator/emulated_bench.py).
 
 It follows the convention of every `rig` command (rig/cli.py): a bad option or an unknown
 fault is one line `rig emulate: <what was wrong>` on stderr and exit status 2.
@@ -6,7 +6,7 @@ fault is one line `rig emulate: <what was wrong>` on stderr and exit status 2.
 
 from __future__ import annotations
 
-from emulator.bench import main as _main
+from emulator.emulated_bench import main as _main
 
 
 def main(argv: list[str]) -> int:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from rig.records import Recorder
-from rig.session import BenchFault, RigSession
+from rig.bench.session import BenchFault, RigSession
+from rig.record.run_record import Recorder
 
 SESSION = pytest.StashKey[RigSession]()
 RECORDER = pytest.StashKey[Recorder]()
@@ -45,7 +45,7 @@ def _bench(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def bench_config(request: pytest.FixtureRequest) -> Any:
-    """The parsed bench file (`rig.config.BenchConfig`)."""
+    """The parsed bench file (`rig.bench.config.BenchConfig`)."""
     return _session(request).bench_config
 
 
@@ -57,7 +57,7 @@ def profile(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def bench(request: pytest.FixtureRequest) -> Any:
-    """The open bench (`rig.bench.Bench`), put back safe after the session."""
+    """The open bench (`rig.bench.devices.Bench`), put back safe after the session."""
     return _bench(request)
 
 
@@ -122,9 +122,9 @@ def scope(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def vendor(request: pytest.FixtureRequest) -> Any:
-    """Tokens for the meter on the bench (`rig.vendor.BenchVendor`), TIDs increasing
+    """Tokens for the meter on the bench (`rig.meter.vendor.BenchVendor`), TIDs increasing
     across the run; `.with_key(...)` / `.for_meter(...)` for other keys."""
-    from rig.vendor import VendingKeyError
+    from rig.meter.vendor import VendingKeyError
 
     session = _session(request)
     try:
@@ -154,7 +154,7 @@ def attach_plot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
             if not png.startswith(b"\x89PNG"):
                 raise ValueError("attach_plot: bytes given are not a PNG image")
         elif hasattr(fig_or_png, "savefig"):
-            from rig.plots import figure_png
+            from rig.record.plots import figure_png
 
             png = figure_png(fig_or_png)
         else:
@@ -170,11 +170,11 @@ ANSWERS = pytest.StashKey[Any]()
 
 @pytest.fixture
 def operator(request: pytest.FixtureRequest, record: Recorder) -> Any:
-    """The person at the bench (`rig.operator.Operator`): instruct / confirm / observe.
+    """The person at the bench (`rig.bench.operator_steps.Operator`): instruct / confirm / observe.
     Answers come from `--answers FILE`, else from a person at the terminal (output capture
     suspended for the question); with neither, the step skips the test ("needs an
     operator"). Each answer goes to the record (kind "operator") and the test's table."""
-    from rig.operator import Answer, EmulatorControl, Operator, TerminalPrompter
+    from rig.bench.operator_steps import Answer, EmulatorControl, Operator, TerminalPrompter
 
     session = rig_session(request.config)
     answers = _answers_file(request.config)
@@ -183,7 +183,7 @@ def operator(request: pytest.FixtureRequest, record: Recorder) -> Any:
     @contextmanager
     def suspend() -> Iterator[None]:
         """For the question: no progress line redrawn over it, pytest's capture lifted."""
-        from rig.progress import held
+        from rig.plugin.progress import held
 
         with held(request.config):
             if capman is None:
@@ -214,7 +214,7 @@ def operator(request: pytest.FixtureRequest, record: Recorder) -> Any:
 
 def _answers_file(config: pytest.Config) -> Any:
     """The run's answers file, parsed once; a bad one stops the run naming each bad line."""
-    from rig.operator import AnswersFile, AnswersFileError
+    from rig.bench.operator_steps import AnswersFile, AnswersFileError
 
     path = getattr(config.option, "answers", None)
     if not path:
@@ -227,5 +227,6 @@ def _answers_file(config: pytest.Config) -> Any:
     return config.stash[ANSWERS]
 
 
-# The `dut` fixture belongs to the strategy layer (rig/dut.py); re-exported for the plugin.
-from rig.dut import dut  # noqa: E402, F401
+# The `dut` fixture belongs to the strategy layer (rig/meter/under_test.py);
+# re-exported for the plugin.
+from rig.meter.under_test import dut  # noqa: E402, F401

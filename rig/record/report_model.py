@@ -15,8 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rig.decision import CONDITIONAL_FAIL, CONDITIONAL_PASS, SIMPLE, decide
-from rig.records import FAILED_OUTCOMES, PASSED_OUTCOMES, TestOutcome, clause_matrix, read_record
+from rig.record.decision import CONDITIONAL_FAIL, CONDITIONAL_PASS, SIMPLE, decide
+from rig.record.run_record import (
+    FAILED_OUTCOMES,
+    PASSED_OUTCOMES,
+    TestOutcome,
+    clause_matrix,
+    read_record,
+)
 
 STANDARD = re.compile(r"\b((?:ISO/IEC|IEC|SPLN|ILAC|EN)\s+[A-Z]?[\d.]+(?:-\d+)*)\s*:\s*(\d{4})")
 LEFT_OUT_OUTCOMES = {"skipped", "xfailed", "not run", "interrupted"}

@@ -7,11 +7,11 @@ import json
 import sys
 from typing import Any
 
-from drivers.display import DisplayError, DisplayReader, open_camera
+from drivers.segment_reader import DisplayError, DisplayReader, open_camera
 from meterprofile import load_profile
 from meterprofile.lcd import profile_layout
-from rig.bench import BenchError, open_bench
-from rig.config import ConfigError, load_bench
+from rig.bench.config import ConfigError, load_bench
+from rig.bench.devices import BenchError, open_bench
 
 
 class _Parser(argparse.ArgumentParser):

@@ -18,10 +18,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from rig.decision import rule_text
-from rig.report import identity_rows, shown
-from rig.report_model import LEFT_OUT_OUTCOMES, RunReport, local_time
-from rig.uncertainty import SPECS, two_figures
+from rig.record.decision import rule_text
+from rig.record.pytest_html import identity_rows, shown
+from rig.record.report_model import LEFT_OUT_OUTCOMES, RunReport, local_time
+from rig.record.uncertainty import SPECS, two_figures
 
 #: the functions each role measures on a bench (the specification table lists these)
 ROLE_FUNCTIONS = {"source": ("ac_voltage", "ac_current", "power"),

@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from rig.bench import Bench, BenchError, open_bench
-from rig.config import BenchConfig, ConfigError, load_bench
+from rig.bench.config import BenchConfig, ConfigError, load_bench
+from rig.bench.devices import Bench, BenchError, open_bench
 
 PROG = "rig bench"
 

@@ -24,9 +24,9 @@ from typing import Any
 from drivers.instruments import MODELS, ScpiInstrument
 from drivers.keypad import KeypadInjector
 from drivers.optical import OpticalPort
-from rig.config import BenchConfig, ConfigError
+from rig.bench.config import BenchConfig, ConfigError
 
-log = logging.getLogger("rig.bench")
+log = logging.getLogger("rig.bench.devices")
 
 
 class BenchError(RuntimeError):

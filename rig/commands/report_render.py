@@ -40,8 +40,8 @@ def resolve_run_dir(path: Path) -> Path:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    from rig.report_model import RecordError
-    from rig.report_pdf import ReportRenderError, write_report
+    from rig.record.report_model import RecordError
+    from rig.record.report_pdf import ReportRenderError, write_report
 
     run_dir = resolve_run_dir(Path(args.run_dir))
     try:

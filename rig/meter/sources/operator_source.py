@@ -1,12 +1,12 @@
-"""A fact the operator reads off the meter and types in (rig/operator.py)."""
+"""A fact the operator reads off the meter and types in (rig/bench/operator_steps.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from meterprofile import OperatorSource
-from meterprofile.facts import Fact
-from rig.sources import FactReading, FactUnavailable, parse_value
+from meterprofile.fact_catalogue import Fact
+from rig.meter.sources import FactReading, FactUnavailable, parse_value
 
 
 class OperatorFact:
@@ -22,7 +22,7 @@ class OperatorFact:
         if self.operator is None:
             raise FactUnavailable(fact.name, "declared as an operator's answer, and no "
                                              "operator is at this bench")
-        from rig.operator import OperatorUnavailable
+        from rig.bench.operator_steps import OperatorUnavailable
 
         try:
             answer = self.operator.observe(self.src.prompt)

@@ -1,6 +1,6 @@
 """The resolver: a plan asks for a fact, the profile says where this meter model gives it.
 
-One reader per declared source kind (rig/sources/), bound on first use. A fact declared
+One reader per declared source kind (rig/meter/sources/), bound on first use. A fact declared
 `none`, or on a source this bench lacks (no camera, no operator), raises `FactUnavailable`;
 the plans skip a test on it, naming the fact. Every reading says how it was obtained, and
 the resolver keeps the last one per fact so the report can show it beside the value.
@@ -18,12 +18,12 @@ from meterprofile import (
     OperatorSource,
     RegisterSource,
 )
-from meterprofile.facts import fact as fact_named
-from rig.sources import FactReading, FactUnavailable
-from rig.sources.display import DisplayFact
-from rig.sources.instrument import InstrumentFact
-from rig.sources.operator import OperatorFact
-from rig.sources.register import RegisterFact
+from meterprofile.fact_catalogue import fact as fact_named
+from rig.meter.sources import FactReading, FactUnavailable
+from rig.meter.sources.display_source import DisplayFact
+from rig.meter.sources.instrument_source import InstrumentFact
+from rig.meter.sources.operator_source import OperatorFact
+from rig.meter.sources.register_source import RegisterFact
 
 __all__ = ["FactReading", "FactResolver", "FactUnavailable"]
 

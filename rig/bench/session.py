@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rig import __version__
-from rig.records import (
+from rig.record.run_record import (
     Measurement,
     Redactor,
     RunRecord,
@@ -30,7 +30,7 @@ from rig.records import (
     measurement_line,
 )
 
-log = logging.getLogger("rig.session")
+log = logging.getLogger("rig.bench.session")
 
 #: fixtures that need the open bench; those that need the meter to answer; all of ours
 BENCH_FIXTURES = frozenset({"bench", "optical", "keypad", "source", "load", "dmm", "scope",
@@ -94,7 +94,7 @@ class RigSession:
         if self.bench_config is not None:
             return
         from meterprofile import load_profile
-        from rig.config import ConfigError, load_bench
+        from rig.bench.config import ConfigError, load_bench
 
         try:
             config = load_bench(self.options.bench)
@@ -191,8 +191,8 @@ class RigSession:
         from drivers.instruments import InstrumentError
         from drivers.keypad import KeypadError
         from drivers.optical import OpticalError
-        from rig.bench import BenchError, open_bench
-        from rig.config import ConfigError
+        from rig.bench.config import ConfigError
+        from rig.bench.devices import BenchError, open_bench
 
         if self.bench is not None or self.bench_error is not None:
             return
@@ -317,7 +317,7 @@ class RigSession:
     def vendor(self) -> Any:
         """The run's one vendor for the bench meter (its TID sequence is the run's)."""
         if self._vendor is None:
-            from rig.vendor import BenchVendor
+            from rig.meter.vendor import BenchVendor
 
             self.load_config()
             self._vendor = BenchVendor.for_bench(self.bench_config, keyring=self.keyring)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import sts
-from rig.config import BenchConfig, MeterKeys
+from rig.bench.config import BenchConfig, MeterKeys
 from rig.secret_key import SecretKey, secret
 from sts.tid import parse_base_date
 

@@ -1,7 +1,8 @@
 """The pytest-html view (secondary, when `--html` is given) and the shared HTML helpers.
 
 The signed test report (report.html and report.pdf of a run) is rendered from the record by
-rig.report_html and rig.report_pdf; this module keeps pytest-html's page for those who ask
+rig.record.report_html and rig.record.report_pdf; this module keeps pytest-html's page for
+those who ask
 for it, and the identity rows both use.
 
 Above the results: the bench identity (meter PAN, manufacturer and firmware, each
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from rig.records import Measurement
+from rig.record.run_record import Measurement
 
 VERDICT_COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "INFO": "#57606a",
                    "SKIPPED": "#9a6700", "NOT RUN": "#57606a"}

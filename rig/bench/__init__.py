@@ -1,0 +1,1 @@
+"""The bench: its configuration, its devices, the run session and the operator."""
