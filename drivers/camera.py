@@ -3,21 +3,29 @@
 `open_camera(spec)` picks one from a bench file's `meter.camera` string:
 
 - `http://host[:port]/path` : a snapshot URL answering one JPEG (or PNG) per GET, like an IP
-  camera's snapshot or an ESP32-CAM's `/capture`; fetched with urllib;
+  camera's snapshot or an ESP32-CAM's `/capture`; fetched through drivers.bounded_read
+  (a byte limit, a total time budget for the whole fetch, at most 3 redirects, http/https
+  only), and its width and height checked from the image header before it is decoded;
 - `v4l2:/dev/videoN` : a V4L2 device, through OpenCV's VideoCapture;
 - `N` (an integer) : the OpenCV camera index N.
 """
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-
 import cv2
 import numpy as np
 
+from drivers.bounded_read import (
+    HttpStatusError,
+    InputRefused,
+    InputTooLarge,
+    ReadLimits,
+    check_image_size,
+    fetch_url,
+)
+
 __all__ = ["Camera", "CameraError", "DisplayError", "HttpSnapshotCamera", "VideoCaptureCamera",
-           "open_camera"]
+           "camera_limits", "decode_image", "open_camera"]
 
 
 class DisplayError(RuntimeError):
@@ -51,31 +59,50 @@ class Camera:
         self.close()
 
 
-class HttpSnapshotCamera(Camera):
-    """A snapshot URL: one GET, one image."""
+def camera_limits(timeout_s: float = 5.0) -> ReadLimits:
+    """The bounds of one snapshot: 20 MiB, `timeout_s` for the whole fetch (connect, headers,
+    redirects and body), 3 redirects, and at most 16 megapixels decoded (a 4K camera's frame
+    is 8.3)."""
+    return ReadLimits(max_bytes=20 * 1024 * 1024, total_s=timeout_s, max_redirects=3,
+                      max_pixels=4096 * 4096, max_side=8192)
 
-    def __init__(self, url: str, *, timeout_s: float = 5.0) -> None:
+
+class HttpSnapshotCamera(Camera):
+    """A snapshot URL: one bounded GET, one image."""
+
+    def __init__(self, url: str, *, timeout_s: float = 5.0,
+                 limits: ReadLimits | None = None) -> None:
         self.url = url
         self.name = url
-        self.timeout_s = timeout_s
+        self.limits = limits or camera_limits(timeout_s)
+        self.timeout_s = self.limits.total_s
 
     def frame(self) -> np.ndarray:
         try:
-            with urllib.request.urlopen(self.url, timeout=self.timeout_s) as answer:
-                data = answer.read()
-        except urllib.error.HTTPError as exc:
-            body = exc.read(200).decode("utf-8", "replace").strip()
+            data = fetch_url(self.url, self.limits, accept="image/jpeg, image/png")
+        except HttpStatusError as exc:
             raise CameraError(self.name, "fetch", f"HTTP {exc.code} {exc.reason}"
-                              + (f" ({body})" if body else "")) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise CameraError(self.name, "fetch", f"no answer ({reason})") from None
-        return decode_image(data, self.name)
+                              + (f" ({exc.body})" if exc.body else "")) from None
+        except InputRefused as exc:
+            raise CameraError(self.name, "fetch", str(exc)) from None
+        except OSError as exc:
+            raise CameraError(self.name, "fetch", f"no answer ({exc})") from None
+        return decode_image(data, self.name, self.limits)
 
 
-def decode_image(data: bytes, camera: str) -> np.ndarray:
-    """A JPEG/PNG snapshot as a BGR image; CameraError naming what came instead."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+def decode_image(data: bytes, camera: str, limits: ReadLimits | None = None) -> np.ndarray:
+    """A JPEG/PNG snapshot as a BGR image, its size checked from its header first (a small
+    file may decode to gigabytes); CameraError naming what came instead."""
+    try:
+        check_image_size(data, limits or camera_limits())
+    except InputTooLarge as exc:
+        raise CameraError(camera, "decode", str(exc)) from None
+    except InputRefused as exc:
+        raise CameraError(camera, "decode", f"{len(data)} bytes are not an image: {exc}"
+                          if data[:2] in (b"\xff\xd8", b"\x89P") else
+                          f"{len(data)} bytes are not an image (starting {data[:8]!r})") \
+            from None
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise CameraError(camera, "decode",
                           f"{len(data)} bytes are not an image (starting {data[:8]!r})")
@@ -109,11 +136,13 @@ class VideoCaptureCamera(Camera):
         self._cap.release()
 
 
-def open_camera(spec: str, *, timeout_s: float = 5.0) -> Camera:
-    """The camera a bench file's `meter.camera` names (module doc); ValueError if unknown."""
+def open_camera(spec: str, *, timeout_s: float = 5.0,
+                limits: ReadLimits | None = None) -> Camera:
+    """The camera a bench file's `meter.camera` names (module doc); ValueError if unknown.
+    `limits` bound an HTTP camera's snapshot (default: `camera_limits(timeout_s)`)."""
     spec = spec.strip()
     if spec.startswith(("http://", "https://")):
-        return HttpSnapshotCamera(spec, timeout_s=timeout_s)
+        return HttpSnapshotCamera(spec, timeout_s=timeout_s, limits=limits)
     if spec.startswith("v4l2:"):
         path = spec.removeprefix("v4l2:")
         if not path:

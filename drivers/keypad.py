@@ -19,9 +19,10 @@ import time
 
 import serial
 
+from sts.digits import TokenTextError, token_text
+
 log = logging.getLogger("drivers.keypad")
 
-_SEPARATORS = re.compile(r"[\s-]")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _KEYS = re.compile(r"[0-9<#]*")
 _LINE_ERRORS = (serial.SerialException, OSError, termios.error)
@@ -208,11 +209,11 @@ class KeypadInjector:
     def type_token(self, token: str, press_ms: float | None = None,
                    gap_ms: float | None = None, enter: bool = True) -> tuple[float, float]:
         """Type a 20-digit token (4-4-4-4-4 grouping allowed) and, by default, ENTER."""
-        digits = _SEPARATORS.sub("", str(token))
-        if not digits.isdigit():
-            raise KeypadError(f"token {token!r} has characters other than digits")
-        if len(digits) != 20:
-            raise KeypadError(f"token {token!r} has {len(digits)} digits, an STS token has 20")
+        try:
+            digits = token_text(str(token))
+        except TokenTextError as exc:  # the one token grammar (sts.digits)
+            what = "has characters other than digits" if exc.char is not None else "is refused"
+            raise KeypadError(f"token {token!r} {what}: {exc}") from None
         return self.type_keys(digits + ("#" if enter else ""), press_ms, gap_ms)
 
     def last(self, n: int = 32) -> str:

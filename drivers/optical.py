@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import termios
 import time
 from typing import Any
@@ -42,10 +43,13 @@ log = logging.getLogger("drivers.optical")
 # Bounds on what the meter may send for one message. The standard's identification is at most
 # 25 bytes (`/XXXZ\\W` + 16 characters + CR LF); an R1 answer carries one data set (address up
 # to 16, value up to 128, unit up to 16 characters) in STX ... ETX BCC. A readout is as long as
-# the meter's register list: 64 KiB is far beyond any meter's and far short of harm.
+# the meter's register list: 16 KiB (some 400 registers) is beyond any meter's and short of
+# harm. The whole readout must end within the wire time of that many bytes at the baud rate
+# the meter switched to (READOUT_SLACK for its pauses between lines), plus the timeout.
 IDENT_MAX = 40
 MESSAGE_MAX = 512
-READOUT_MAX = 65536
+READOUT_MAX = 16384
+READOUT_SLACK = 1.25
 _LINE_ERRORS = (serial.SerialException, OSError, termios.error)
 
 
@@ -60,6 +64,13 @@ def wire_time(n_bytes: int, baud: int) -> float:
     return n_bytes * 10 / baud
 
 
+def _why_not_open(exc: Exception) -> str:
+    """Why a port did not open, once: pyserial's text repeats the port and the OS error
+    ("could not open port X: [Errno 2] No such file or directory: 'X'")."""
+    code = getattr(exc, "errno", None)
+    return os.strerror(code) if isinstance(code, int) else str(exc)
+
+
 class OpticalError(Exception):
     """An exchange that failed: `step` says which, `received` what came back."""
 
@@ -68,7 +79,10 @@ class OpticalError(Exception):
         where = f"optical port {port}" if port else "optical port"
         got = f"received {len(received)} bytes: {_shown(received)}" if received else \
             "received nothing"
-        super().__init__(f"{where}: {step}: {message} ({got})")
+        if step == "open":  # nothing was exchanged: the port itself is the problem
+            super().__init__(f"{where}: {step}: {message}")
+        else:
+            super().__init__(f"{where}: {step}: {message} ({got})")
         self.step = step
         self.received = received
         self.port = port
@@ -121,13 +135,16 @@ class OpticalPort:
 
     `timeout` is the longest silence the meter may keep (its reaction time and any pause);
     every message must also end within a deadline for the whole message: `timeout` plus the
-    wire time of the longest such message, or `readout_timeout` for a data readout, which may
-    hold at most `max_readout` bytes.
+    wire time of the longest such message. A data readout may hold at most `max_readout`
+    bytes and must end within `readout_timeout`, by default sized from the baud rate the
+    meter switched to: `timeout` + READOUT_SLACK x the wire time of `max_readout` bytes (a
+    meter trickling a byte at a time never keeps the readout going longer).
     """
 
     def __init__(self, port: str, *, address: str = "", password: str | None = "00000000",
                  timeout: float = 2.0, retries: int = 2, baud_change: bool = True,
-                 readout_timeout: float = 60.0, max_readout: int = READOUT_MAX) -> None:
+                 readout_timeout: float | None = None,
+                 max_readout: int = READOUT_MAX) -> None:
         self.port = port
         self.address = address
         self.password = password
@@ -142,7 +159,7 @@ class OpticalPort:
         try:
             self._ser = _open_7e1(port)
         except (serial.SerialException, ValueError, termios.error) as exc:
-            raise self._error(OpticalError, "open", f"cannot open {port}: {exc}") from None
+            raise self._error(OpticalError, "open", _why_not_open(exc)) from None
 
     def _error(self, kind: type[OpticalError], step: str, message: str,
                received: bytes = b"") -> OpticalError:
@@ -212,11 +229,6 @@ class OpticalPort:
                                   f"no {ending} within {deadline_s:.1f} s", buf)
 
     @staticmethod
-    def _line(buf: bytes) -> int:
-        i = buf.find(b"\r\n")
-        return i + 2 if i >= 0 else 0
-
-    @staticmethod
     def _ident_line(buf: bytes) -> int:
         """The identification ends at the first CR LF after its '/': the tail of a late
         answer to an earlier message may come first (the line was flushed before the
@@ -259,7 +271,10 @@ class OpticalPort:
                 log.info("no identification (attempt %d)", attempt + 1)
                 time.sleep(0.2)
                 continue
-            stray = line.find(b"/")
+            # the identification starts at the last '/' before its CR LF ('/' is never part
+            # of one, IEC 62056-21 6.3.2): a late answer to the previous attempt's request,
+            # cut short when the meter heard this one, is not merged into it
+            stray = line.rfind(b"/")
             if stray > 0:
                 log.info("dropped %d stray bytes before the identification: %r", stray,
                          line[:stray])
@@ -287,14 +302,28 @@ class OpticalPort:
 
     # --- readout ------------------------------------------------------------------------------
 
+    def readout_deadline(self) -> float:
+        """Seconds the whole readout may take at the current baud rate (class doc)."""
+        if self.readout_timeout is not None:
+            return self.readout_timeout
+        return self.timeout + READOUT_SLACK * wire_time(self.max_readout, self._baud)
+
     def readout(self) -> list[Register]:
         """The full data readout, parsed into registers (BCC checked)."""
         if self._in_session:
             self._break()
         ident = self._sign_on()
         self._select(ident, "0")
-        frame = self._read_until("readout", self._block, self.max_readout, "ETX+BCC",
-                                 self.readout_timeout)
+        deadline = self.readout_deadline()
+        try:
+            frame = self._read_until("readout", self._block, self.max_readout, "ETX+BCC",
+                                     deadline)
+        except DeadlineError as exc:
+            if self.readout_timeout is not None:
+                raise
+            raise self._error(DeadlineError, "readout", f"no ETX+BCC within {deadline:.1f} s "
+                              f"(the wire time of {self.max_readout} bytes at {self._baud} "
+                              "baud, the most a readout may hold)", exc.received) from None
         try:
             return parse_readout(frame)
         except BCCMismatch as exc:
@@ -354,9 +383,6 @@ class OpticalPort:
             except FrameError as exc:
                 raise self._error(OpticalError, step, str(exc), frame) from None
         raise self._error(OpticalError, step, "no valid answer after a new sign-on")
-
-    def read_many(self, addresses: list[str]) -> dict[str, Register]:
-        return {a: self.read(a) for a in addresses}
 
     def _break(self) -> None:
         with contextlib.suppress(LineLostError):

@@ -22,7 +22,6 @@ before its relay command is sent, so it is at or before the contact closing.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from collections.abc import Mapping
 import serial
 
 from drivers.keypad import KeypadError
+from sts.digits import TokenTextError, token_text
 
 log = logging.getLogger("drivers.relayboard")
 
@@ -48,7 +48,6 @@ RELAY_ON = 108
 RELAY_OFF = 100
 ALL_OFF = 129
 ACK, ACK_CONFIG = 0x55, 0x56
-_SEPARATORS = re.compile(r"[\s-]")
 
 
 class RelayBoardError(KeypadError):
@@ -198,12 +197,11 @@ class ProXRRelayBoard:
     def type_token(self, token: str, press_ms: float | None = None,
                    gap_ms: float | None = None, enter: bool = True) -> tuple[float, float]:
         """Type a 20-digit token (4-4-4-4-4 grouping allowed) and, by default, ENTER."""
-        digits = _SEPARATORS.sub("", str(token))
-        if not digits.isdigit():
-            raise RelayBoardError(f"token {token!r} has characters other than digits")
-        if len(digits) != 20:
-            raise RelayBoardError(f"token {token!r} has {len(digits)} digits, an STS token "
-                                  "has 20")
+        try:
+            digits = token_text(str(token))
+        except TokenTextError as exc:  # the one token grammar (sts.digits)
+            what = "has characters other than digits" if exc.char is not None else "is refused"
+            raise RelayBoardError(f"token {token!r} {what}: {exc}") from None
         return self.type_keys(digits + ("#" if enter else ""), press_ms, gap_ms)
 
     def last(self, n: int = 32) -> str:

@@ -6,7 +6,10 @@ profile's layout (meterprofile.lcd) is judged by its darkness against the bare g
 its own digit cell. The on/off threshold comes from the frame itself (the two clusters of
 darknesses, split where they are furthest apart); a segment too close to it, a glass washed
 out by glare or too dark to see, or a pattern that is no valid display makes the frame
-unreadable. A reading is two consecutive frames that agree: the reader retries, and says
+unreadable. A blank display is read only where the LCD's edge shows at the calibration
+corners (the glass differs from what lies round it): a uniform grey frame, a lens cap or a
+camera pointed elsewhere has no segments either, and is unreadable, not blank. A reading is
+two consecutive frames that agree: the reader retries, and says
 "unreadable" rather than guess, so it never returns a wrong text for a text it could not see.
 """
 
@@ -36,6 +39,10 @@ STRAY_MAX_PX = 25         # dark pixels outside every lit element a frame may ha
 SEARCH_PX = 6             # rectified pixels the boxes may move to fit the segments
 MAX_UNEVEN = 0.12        # std (or patch difference) / glass grey inside one element's box
 MIN_SEPARATION = 0.25     # lit and unlit clusters differ by this fraction of the lit one
+EDGE_GAP_PX = 8           # rectified pixels skipped on each side of the LCD's edge (blur)
+EDGE_BAND_PX = 12         # rectified pixels of the bands either side of the edge compared
+EDGE_MIN_CONTRAST = 0.15  # glass and surround differ by this fraction of the brighter
+EDGE_MIN_SEEN = 0.25      # share of the outer band that must lie inside the frame
 
 
 class DisplayUnreadable(DisplayError):
@@ -187,6 +194,9 @@ class DisplayReader:
                                 LIT_MIN_CONTRAST * float(glass.min()))
             if stray:
                 return FrameRead(None, 0.0, stray)
+            edge = self._no_edge(gray, float(glass.mean()))
+            if edge:
+                return FrameRead(None, 0.0, edge)
             return FrameRead("", float(1.0 - contrast.max() / BLANK_MAX_CONTRAST))
         threshold, low, high = _split(dark)
         lit = dark > threshold
@@ -217,6 +227,38 @@ class DisplayReader:
             return FrameRead(None, 0.0, f"segments [{shown}] icons {sorted(icons)} are not a "
                              "valid display")
         return FrameRead(text, float(min(1.0, margin.min())))
+
+    def _no_edge(self, gray: np.ndarray, glass: float) -> str:
+        """Why a frame with no segment lit cannot be taken for a blank LCD, else '': the band
+        just outside the calibration corners must differ from the glass just inside them."""
+        if self.corners is None:
+            return ("no segment is lit and there are no calibration corners: a blank LCD "
+                    "cannot be told from a uniform frame (declare the LCD's corners)")
+        g = self._geo
+        m = EDGE_GAP_PX + EDGE_BAND_PX
+        shifted = np.array([[1, 0, m], [0, 1, m], [0, 0, 1]], np.float64) @ \
+            self._transform(gray.shape[:2])
+        size = (g.width + 2 * m, g.height + 2 * m)
+        big = cv2.warpPerspective(gray, shifted, size, flags=cv2.INTER_LINEAR)
+        seen = cv2.warpPerspective(np.full(gray.shape[:2], 255, np.uint8), shifted, size,
+                                   flags=cv2.INTER_NEAREST) > 0
+        outer = np.zeros(big.shape, bool)
+        outer[:EDGE_BAND_PX, :] = outer[-EDGE_BAND_PX:, :] = True
+        outer[:, :EDGE_BAND_PX] = outer[:, -EDGE_BAND_PX:] = True
+        inner = np.zeros(big.shape, bool)
+        a, b = m + EDGE_GAP_PX, m + EDGE_GAP_PX + EDGE_BAND_PX
+        inner[a:b, a:-a] = inner[-b:-a, a:-a] = inner[a:-a, a:b] = inner[a:-a, -b:-a] = True
+        visible = outer & seen
+        if visible.sum() < EDGE_MIN_SEEN * outer.sum():
+            return ("no segment is lit and the calibration corners lie at or beyond the "
+                    "frame's edge: a blank LCD cannot be told from a uniform frame")
+        inside, outside = float(big[inner].mean()), float(big[visible].mean())
+        contrast = abs(inside - outside) / max(inside, outside, 1.0)
+        if contrast < EDGE_MIN_CONTRAST:
+            return (f"no LCD edge at the calibration corners: the glass (grey {inside:.0f}) "
+                    f"and what lies round it (grey {outside:.0f}) differ by {contrast:.0%}; "
+                    "a uniform frame, a covered lens or a camera not on the LCD")
+        return ""
 
     def read(self) -> DisplayReading:
         """Frames until two consecutive ones agree; DisplayUnreadable if none do in time."""

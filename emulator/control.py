@@ -11,6 +11,9 @@ only (127.0.0.1, a port the OS picks), one command a line, one answer a line:
     ACTIONS?                  -> OK terminal-cover-open,terminal-cover-close,...
     anything else             -> ERR <what was wrong>
 
+A line longer than MAX_LINE bytes is answered `ERR line longer than ...` and the connection
+is closed: the channel never holds more than that of one client's bytes.
+
 The model has one tamper input (BenchModel.set_tamper): it is active while the cover is
 open or the magnet is on, so a second stimulus while the first is still on is not a new
 tamper event (the meter latches tamper until a clear-tamper token either way).
@@ -19,12 +22,16 @@ tamper event (the meter latches tamper until a clear-tamper token either way).
 from __future__ import annotations
 
 import logging
+import socket
 import socketserver
 import threading
+import time
 
 from emulator.model import BenchModel
 
 log = logging.getLogger("emulator.control")
+
+MAX_LINE = 65536  # bytes of one command line, far beyond the longest command
 
 ACTIONS = {
     "terminal-cover-open": ("cover", True),
@@ -66,7 +73,16 @@ class BenchControl:
 class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         control: BenchControl = self.server.control  # type: ignore[attr-defined]
-        for raw in self.rfile:
+        while True:
+            raw = self.rfile.readline(MAX_LINE + 1)
+            if not raw:
+                return
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                log.warning("control: a line longer than %d bytes; closing", MAX_LINE)
+                self.wfile.write(f"ERR line longer than {MAX_LINE} bytes\r\n".encode())
+                self.wfile.flush()
+                _drain(self.request)
+                return
             line = raw.decode("ascii", "replace").strip()
             if not line:
                 continue
@@ -76,6 +92,22 @@ class _Handler(socketserver.StreamRequestHandler):
                 reply = f"ERR {exc}"
             log.info("control %r -> %r", line, reply)
             self.wfile.write(reply.encode("ascii", "replace") + b"\r\n")
+
+
+def _drain(sock: socket.socket, limit: int = 1 << 20, seconds: float = 0.5) -> None:
+    """Half-close, then drop what the client still sends (at most `limit` bytes, `seconds`):
+    a close with unread bytes resets the connection, and the client would lose the ERR."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(seconds)
+        end, dropped = time.monotonic() + seconds, 0
+        while dropped < limit and time.monotonic() < end:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            dropped += len(chunk)
+    except OSError:
+        pass
 
 
 class ControlServer(socketserver.ThreadingTCPServer):

@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from emulator.camera import meter_camera
@@ -27,9 +28,9 @@ from emulator.lifeline import watch_stdin
 from emulator.model import BenchModel
 from emulator.optical import OpticalPortServer
 from emulator.relayboard import KEYPAD_KINDS, keypad_server
-from emulator.scpi.instruments import AcLoadDevice, AcSourceDevice, DmmDevice, ScopeDevice
-from emulator.scpi.server import ScpiServer
-from emulator.setup import MeterSetup
+from emulator.scpi.registry import device_class, devices
+from emulator.scpi.server import ScpiDevice, ScpiServer
+from emulator.setup import MeterSetup, instrument_models
 from meterprofile import load_profile
 
 
@@ -39,9 +40,10 @@ class EmulatedBench:
     def __init__(self, *, bench_file: str | None = None, speed: float = 1.0,
                  faults: frozenset[str] = frozenset(), state: str | None = None,
                  keypad: str = "injector", profile: str | None = None,
-                 read_log: str | None = None) -> None:
+                 read_log: str | None = None, command_log: str | None = None) -> None:
         self.setup = MeterSetup.from_bench_file(bench_file) if bench_file else MeterSetup.default()
-        self.profile = load_profile(profile or self.setup.profile)
+        self.profile = load_profile(profile or self.setup.profile,
+                                    None if profile or not bench_file else Path(bench_file).parent)
         self.faults = faults
         self.clock = Clock(speed)
         self.model = BenchModel(self.setup, self.profile, self.clock, faults,
@@ -58,12 +60,34 @@ class EmulatedBench:
                                     press_ms=tokens.press_ms, gap_ms=tokens.gap_ms)
         self.control = ControlServer(self.model)  # physical steps (emulator/control.py)
         self.camera = meter_camera(self.model, self.profile)  # films the LCD (emulator/camera.py)
-        self.instruments = {
-            "source": ScpiServer(AcSourceDevice(self.model)),
-            "load": ScpiServer(AcLoadDevice(self.model)),
-            "dmm": ScpiServer(DmmDevice(self.model)),
-            "scope": ScpiServer(ScopeDevice(self.model)),
-        }
+        self.command_log = Path(command_log) if command_log else None
+        if self.command_log is not None:
+            self.command_log.touch()  # there from the start: the option reached us
+        self.models = served_models(instrument_models(bench_file))
+        self.instruments: dict[str, ScpiServer] = {}
+        for role, name in self.models.items():
+            device = device_class(role, name)(self.model)
+            device.on_undefined = self._undefined_logger(role, name, device)
+            self.instruments[role] = ScpiServer(device)
+
+    def _undefined_logger(self, role: str, name: str,
+                          device: ScpiDevice) -> Callable[[str], None]:
+        """Every command a model does not have: logged, and appended to the command log."""
+        log_path = self.command_log
+
+        def told(header: str) -> None:
+            logging.getLogger("emulator.scpi").info("%s (%s): undefined header %r", role,
+                                                    name, header)
+            if log_path is not None:
+                with log_path.open("a", encoding="utf-8") as fh:
+                    fh.write(f"{role}\t{name}\t{header}\n")
+
+        return told
+
+    def undefined_commands(self) -> dict[str, dict[str, int]]:
+        """role -> header -> times sent, of the commands the served models do not have."""
+        return {role: dict(server.device.undefined)
+                for role, server in self.instruments.items()}
 
     def start(self) -> None:
         self.optical.start()
@@ -91,6 +115,7 @@ class EmulatedBench:
             # the bench clock's zero on the host's CLOCK_MONOTONIC (a relay board's times)
             "clock_epoch": time.monotonic() - self.clock.now() / self.clock.speed,
             "instruments": {role: s.resource for role, s in self.instruments.items()},
+            "instrument_models": dict(self.models),
             "speed": self.clock.speed,
             "faults": sorted(self.faults),
             "pid": os.getpid(),
@@ -125,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
                         default=os.environ.get("STS_EMULATOR_READ_LOG") or None,
                         help="append every optical read of an address the profile does not "
                              "declare to FILE (default: $STS_EMULATOR_READ_LOG)")
+    parser.add_argument("--command-log", metavar="FILE",
+                        default=os.environ.get("STS_EMULATOR_COMMAND_LOG") or None,
+                        help="append every instrument command the served model does not have "
+                             "(role, model, header; tab-separated) to FILE (default: "
+                             "$STS_EMULATOR_COMMAND_LOG)")
+    parser.add_argument("--list-models", action="store_true",
+                        help="list the emulated instrument models (role, bench-file name) "
+                             "and exit")
     parser.add_argument("--keypad", default="injector", metavar="NAME",
                         help="what presses the keys: injector (default) or a relay board")
     parser.add_argument("--list-keypads", action="store_true",
@@ -144,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_keypads:
         print("\n".join(KEYPAD_KINDS))
         return 0
+    if args.list_models:
+        for role, names in devices().items():
+            for name, cls in names.items():
+                print(f"{role}\t{name}\t{getattr(cls, 'DESIGNATION', '')}")
+        return 0
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
@@ -155,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--speed must be a positive number, got {args.speed:g}")
         bench = EmulatedBench(bench_file=args.bench, speed=args.speed, faults=faults,
                               state=args.state, keypad=args.keypad, profile=args.profile,
-                              read_log=args.read_log)
+                              read_log=args.read_log, command_log=args.command_log)
     except (ValueError, OSError) as exc:
         message = " ".join(str(exc).split())
         if args.bench and args.bench not in message:
@@ -172,6 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.stop()
     return 0
+
+
+def served_models(chosen: dict[str, str]) -> dict[str, str]:
+    """role -> model the emulated bench serves: the bench file's choice, else `generic`
+    (roles with no generic model are served only when a bench file names a model)."""
+    known = devices()
+    served = {role: "generic" for role, names in known.items() if "generic" in names}
+    for role, name in chosen.items():
+        device_class(role, name)  # an unknown role or model is a ValueError naming the known
+        served[role] = name
+    return served
 
 
 def known_faults(names: list[str]) -> frozenset[str]:

@@ -5,7 +5,8 @@ the token validator with its key register and TID store); it is saved as JSON an
 power cycles. `TokenJudge` adds the meter's own rules (tamper, credit overflow, credit
 rounding fault) to the sts validator; `LockoutTracker` counts refused tokens; `short_code_value`
 is the keypad code table. The decisions that depend on time and power (relay, depletion,
-overload, entry timeout) live in `emulator.model.BenchModel`, which calls here.
+overload, entry timeout) live in the meter's firmware, `emulator.meter_firmware`, which
+calls here.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BeforeValidator,
@@ -29,6 +29,15 @@ from pydantic import ValidationError as _ValidationError
 from pydantic.dataclasses import dataclass
 
 from meterprofile.fact_catalogue import FACTS, OUTCOMES
+from meterprofile.fact_sources import (
+    DisplaySource,
+    InstrumentSource,
+    NoSource,
+    OperatorSource,
+    RegisterSource,
+    declaration,
+    register_facts,
+)
 
 __all__ = [
     "Accuracy", "Alarm", "Display", "DisplaySource", "FactSource", "InstrumentSource",
@@ -159,59 +168,10 @@ class Optical:
         lambda v: tuple(v) if isinstance(v, list) else v)] = ()
 
 
-# --- where a fact comes from ------------------------------------------------------------------
+# --- where a fact comes from: meterprofile/fact_sources.py ---------------------------------
 
-@dataclass(frozen=True, config=_CONFIG)
-class RegisterSource:
-    """An optical register: fact value = register value x scale (e.g. kW x 1000 = W)."""
-
-    source: Literal["register"]
-    address: Annotated[Str, Field(pattern=r"^[0-9A-Z]+(\.[0-9A-Z]+)*(\*[0-9]+)?$")]
-    unit: Str = ""
-    scale: Annotated[float, Strict(), Field(gt=0)] = 1.0
-    format: Annotated[Str, Field(pattern=r"^(text|flag|int|%0?[0-9]*\.[0-9]f)$")] = "text"
-
-
-@dataclass(frozen=True, config=_CONFIG)
-class DisplaySource:
-    """The display: type `code` (a short code; none: read what is shown) and parse the text:
-    `text` as shown, `number` (its first number), `regex` (group 1 of `pattern`), `flag`
-    (true when `pattern` matches), `message` (an entry result message, display.messages)."""
-
-    source: Literal["display"]
-    parse: Literal["text", "number", "regex", "flag", "message"] = "text"
-    code: Annotated[Str, Field(pattern=r"^[0-9]{2,6}$")] | None = None
-    pattern: Str | None = None
-    scale: Annotated[float, Strict(), Field(gt=0)] = 1.0
-
-
-@dataclass(frozen=True, config=_CONFIG)
-class InstrumentSource:
-    """A bench instrument: `measurement` (load_voltage, load_current, load_power); a flag
-    fact is true above `above` (e.g. relay closed: load voltage above 50 V)."""
-
-    source: Literal["instrument"]
-    measurement: Literal["load_voltage", "load_current", "load_power"]
-    above: Float | None = None
-
-
-@dataclass(frozen=True, config=_CONFIG)
-class OperatorSource:
-    """The operator answers `prompt` at the bench (no operator: the fact is not offered)."""
-
-    source: Literal["operator"]
-    prompt: Str
-
-
-@dataclass(frozen=True, config=_CONFIG)
-class NoSource:
-    """The model does not offer this fact."""
-
-    source: Literal["none"]
-
-
-FactSource = Annotated[RegisterSource | DisplaySource | InstrumentSource | OperatorSource
-                       | NoSource, Field(discriminator="source")]
+#: one fact's declaration: a dict from the TOML becomes the class registered under its tag
+FactSource = Annotated[Any, BeforeValidator(declaration)]
 
 _TABLES: dict[str, type] = {
     "meter": MeterInfo, "ratings": Ratings, "display": Display, "tokens": Tokens,
@@ -248,7 +208,7 @@ class MeterProfile:
 
     def register_facts(self) -> dict[str, RegisterSource]:
         """The facts this model offers on its optical port, by fact name."""
-        return {n: s for n, s in self.facts.items() if isinstance(s, RegisterSource)}
+        return register_facts(self.facts)
 
     def as_table(self) -> list[tuple[str, str, str]]:
         """(key, value, unit) rows for the report, e.g. ("relay.operate_s", "0.03", "s"),
@@ -271,25 +231,24 @@ class MeterProfile:
 
 
 def describe_source(src: Any) -> str:
-    """One short line: `register C.50.0`, `display code 41 (number)`, `instrument ...`."""
-    if isinstance(src, RegisterSource):
-        return f"register {src.address}"
-    if isinstance(src, DisplaySource):
-        return f"display {'code ' + src.code + ' ' if src.code else ''}({src.parse})"
-    if isinstance(src, InstrumentSource):
-        return f"instrument {src.measurement}"
-    if isinstance(src, OperatorSource):
-        return "operator"
-    return "none"
+    """One short line: `register C.50.0`, `display code 41 (number)`, `instrument ...`
+    (each declaration class says it: `describe`)."""
+    return src.describe()
 
 
 _ADAPTER = TypeAdapter(MeterProfile)
 
 
-def profile_path(name_or_path: str | Path | None = None) -> Path:
-    """The file of a profile given by name (a TOML in this package) or by path."""
+def profile_path(name_or_path: str | Path | None = None, beside: Path | None = None) -> Path:
+    """The file of a profile given by name (a TOML in this package) or by path; a relative
+    `.toml` path named in a bench file is looked for `beside` that file first. The one place
+    a profile reference is resolved (the rig, its commands, the emulator and the report)."""
     if name_or_path is None or str(name_or_path) == "":
         return PACKAGE_DIR / "pln_default.toml"
+    if beside is not None:
+        near = Path(beside) / name_or_path
+        if near.suffix == ".toml" and near.exists():
+            return near
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml" or candidate.exists():
         if not candidate.exists():
@@ -302,19 +261,14 @@ def profile_path(name_or_path: str | Path | None = None) -> Path:
     return packaged
 
 
-_TAGS = {"register", "display", "instrument", "operator", "none"}
-
-
-def _one_line(exc: _ValidationError, path: Path) -> str:
+def _one_line(exc: _ValidationError, path: Path, within: tuple[str, ...] = ()) -> str:
     """The first pydantic error as `file: 'dotted.key' what is wrong, got value` (an unknown
     key first: a misspelt key is also reported missing under its right name)."""
     errors = exc.errors()
     unknown = [e for e in errors if e["type"] in ("unexpected_keyword_argument",
                                                   "extra_forbidden")]
     err = (unknown or errors)[0]
-    loc = [str(x) for x in err["loc"]]
-    if len(loc) >= 3 and loc[0] == "facts" and loc[2] in _TAGS:
-        del loc[2]  # the union member pydantic names: the key is facts.<name>.<key>
+    loc = [*within, *(str(x) for x in err["loc"])]
     key = ".".join(loc)
     kind = err["type"]
     if kind in ("unexpected_keyword_argument", "extra_forbidden"):
@@ -339,9 +293,11 @@ def _one_line(exc: _ValidationError, path: Path) -> str:
     return f"{path.name}: '{key}': {err['msg']}, got {err.get('input')!r}"
 
 
-def load_profile(name_or_path: str | Path | None = None) -> MeterProfile:
-    """Load and check a profile: `None`/"pln_default" is the packaged PLN default."""
-    path = profile_path(name_or_path)
+def load_profile(name_or_path: str | Path | None = None,
+                 beside: Path | None = None) -> MeterProfile:
+    """Load and check a profile: `None`/"pln_default" is the packaged PLN default (a path
+    relative to a bench file: give its folder as `beside`)."""
+    path = profile_path(name_or_path, beside)
     with path.open("rb") as fh:
         try:
             data = tomllib.load(fh)
@@ -354,12 +310,29 @@ def load_profile(name_or_path: str | Path | None = None) -> MeterProfile:
     missing = sorted(set(_TABLES) - set(data))
     if missing:
         raise ValueError(f"{path.name}: missing table [{missing[0]}]")
+    data["facts"] = _declarations(data.get("facts", {}), path)
     try:
         profile = _ADAPTER.validate_python({"name": path.stem, "source": str(path), **data})
     except _ValidationError as exc:
         raise ValueError(_one_line(exc, path)) from None
     _check_values(profile, path)
     return profile
+
+
+def _declarations(tables: Any, path: Path) -> dict[str, Any]:
+    """Each `[facts.<name>]` table as its declaration object (fact_sources.DECLARATIONS),
+    a bad one as one error line naming the file and `facts.<name>.<key>`."""
+    if not isinstance(tables, dict):
+        raise ValueError(f"{path.name}: [facts] must be a table of facts")
+    found = {}
+    for name, table in tables.items():
+        try:
+            found[name] = declaration(table)
+        except _ValidationError as exc:
+            raise ValueError(_one_line(exc, path, ("facts", name))) from None
+        except ValueError as exc:
+            raise ValueError(f"{path.name}: 'facts.{name}': {exc}") from None
+    return found
 
 
 def _check_values(p: MeterProfile, path: Path) -> None:
@@ -375,20 +348,7 @@ def _check_values(p: MeterProfile, path: Path) -> None:
         if name not in FACTS:
             problems.append(f"unknown fact 'facts.{name}' (known: {', '.join(FACTS)})")
             continue
-        kind = FACTS[name].kind
-        if isinstance(src, DisplaySource):
-            if src.parse in ("regex", "flag") and not src.pattern:
-                problems.append(f"'facts.{name}.pattern' is needed to parse {src.parse!r}")
-            if src.parse == "message" and kind != "outcome":
-                problems.append(f"'facts.{name}.parse' = 'message' is only for entry_result")
-            if kind == "outcome" and src.parse != "message":
-                problems.append(f"'facts.{name}.parse' must be 'message' (the result shown)")
-            if kind == "outcome" and not p.display.messages:
-                problems.append(f"'facts.{name}' from the display needs [display.messages]")
-        if isinstance(src, InstrumentSource) and kind == "flag" and src.above is None:
-            problems.append(f"'facts.{name}.above' is needed for a flag from an instrument")
-        if isinstance(src, InstrumentSource) and kind not in ("flag", "number"):
-            problems.append(f"'facts.{name}' is {kind}: no instrument measures it")
+        problems += src.problems(name, FACTS[name].kind, p.display.messages)
     addresses = [s.address for s in p.register_facts().values()]
     for address in addresses:
         if addresses.count(address) > 1:

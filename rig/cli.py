@@ -14,6 +14,9 @@ Every command reports a problem the same way, so a script or a tester can rely o
 - exit status 1: the bench, a device or the thing checked said no (a device that is silent
   or refused for its calibration date, a meter that rejected a token, a CRC that does not
   match after decryption).
+- exit status 3: the rig could not do its own part (a record or report it could not write:
+  a full disk, a renderer that failed; an internal error);
+- exit status 130: stopped by Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("rig.commands.run_plan", "run the conformance plans and write the report"),
     "report": ("rig.commands.report_render",
                "render report.html and report.pdf from a run's record"),
+    "results": ("rig.commands.results_index",
+                "list every run of a reports folder with its meter and verdict"),
     "display": ("rig.commands.display_read",
                 "read what the meter's display shows now through the bench camera"),
 }
@@ -43,7 +48,8 @@ def _usage() -> str:
     lines += ["", "options:", "  -h, --help  show this help and exit",
               "  --version   print the version of STS Rig and exit",
               "", "Run `rig COMMAND --help` for the options of one command.",
-              "Exit status: 0 done, 2 usage or bad input, 1 a device or bench problem."]
+              "Exit status: 0 done, 2 usage or bad input, 1 a device or bench problem",
+              "(or a test failed), 3 the rig could not write its output, 130 stopped."]
     return "\n".join(lines)
 
 

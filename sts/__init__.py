@@ -12,7 +12,7 @@ from sts.amount import (
 from sts.ciphers import decrypt_block, encrypt_block, parse_key_hex
 from sts.crc import crc16, crc_c
 from sts.decode import DecodedToken, decode
-from sts.digits import parse_digits
+from sts.digits import TokenTextError, parse_digits, token_text
 from sts.errors import (
     AmountRangeError,
     CRCError,
@@ -75,6 +75,7 @@ __all__ = [
     "Token",
     "TokenFormatError",
     "TokenRejected",
+    "TokenTextError",
     "UsedError",
     "ValidatedToken",
     "Vendor",
@@ -98,4 +99,5 @@ __all__ = [
     "rollover_date",
     "test_token",
     "tid_from_datetime",
+    "token_text",
 ]

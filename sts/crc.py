@@ -57,11 +57,6 @@ def crc_c(data50: int) -> int:
     return _modbus(data50, _CRC_C_EXTRA_BYTE)
 
 
-def uses_crc_c(cls: int, subclass: int) -> bool:
-    """True for the currency tokens (class 0, subclass 4..7), which carry CRC_C."""
-    return cls == 0 and 4 <= subclass <= 7
-
-
 def token_crc(cls: int, subclass: int, payload44: int) -> int:
     """The CRC (or CRC_C) field a token of this class and subclass must carry."""
     data50 = (cls << 48) | (subclass << 44) | payload44

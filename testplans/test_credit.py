@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from rig.meter.under_test import record_outcome
+from rig.record.measures import CREDIT_EXACT, not_applicable
 
 ACCEPT = "IEC 62055-41:2014 8.2 TransferCredit accepted"
 TID_RULES = "IEC 62055-41:2014 7.3.7 TID validation"
@@ -24,10 +25,10 @@ def test_credit_added_exactly(dut, vendor, record):
     token = vendor.credit("12.3")
     result, added = credited(dut, token)
     record_outcome(record, "outcome", result, "ACCEPT")
-    record("display" + dut.via("display_text"), result.display, nominal=dut.shown("BENAR"))
+    record("display", result.display, nominal=dut.shown("BENAR"), fact="display_text")
     amount = Decimal(token.fields["amount"])
-    record("credit added" + dut.via("credit"), float(added), "kWh", float(amount) - 0.0005,
-           float(amount) + 0.0005)
+    record("credit added", float(added), "kWh", expected=float(amount),
+           tolerance=CREDIT_EXACT, fact="credit")
 
 
 @pytest.mark.clause(ACCEPT, "IEC 62055-41:2014 6.3.6.2 TransferAmount rounding")
@@ -41,8 +42,8 @@ def test_amount_rounded_in_favour_of_customer(dut, vendor, record):
     record("encoded amount", float(encoded), "kWh", nominal=163.9)
     result, added = credited(dut, token)
     record_outcome(record, "outcome", result, "ACCEPT")
-    record("credit added" + dut.via("credit"), float(added), "kWh", float(encoded) - 0.0005,
-           float(encoded) + 0.0005)
+    record("credit added", float(added), "kWh", expected=float(encoded),
+           tolerance=CREDIT_EXACT, fact="credit")
 
 
 @pytest.mark.clause(TID_RULES + " (UsedError)", "SPLN D3.009-1:2010 token entry (USED)")
@@ -53,8 +54,9 @@ def test_used_token_refused(dut, vendor, record):
     record_outcome(record, "first entry", first, "ACCEPT")
     again, added = credited(dut, token)
     record_outcome(record, "second entry", again, "USED")
-    record("display" + dut.via("display_text"), again.display, nominal=dut.shown("USED"))
-    record("credit added by the replay" + dut.via("credit"), float(added), "kWh", -0.0005, 0.0005)
+    record("display", again.display, nominal=dut.shown("USED"), fact="display_text")
+    record("credit added by the replay", float(added), "kWh", expected=0.0,
+           tolerance=CREDIT_EXACT, fact="credit")
 
 
 @pytest.mark.clause(TID_RULES + " (OldError)", "SPLN D3.009-1:2010 token entry (USANG)",
@@ -73,11 +75,11 @@ def test_tid_store_depth_and_old_token(dut, vendor, profile, record):
     assert dut.enter(vendor.credit("0.1")).accepted
     replay, added = credited(dut, oldest)
     record_outcome(record, f"oldest token after {depth} newer ones", replay, "OLD")
-    record("display" + dut.via("display_text"), replay.display, nominal=dut.shown("USANG"))
+    record("display", replay.display, nominal=dut.shown("USANG"), fact="display_text")
     late, added2 = credited(dut, never_used)
     record_outcome(record, "unused token older than the whole store", late, "OLD")
-    record("credit added by refused tokens" + dut.via("credit"), float(added0 + added + added2),
-           "kWh", -0.0005, 0.0005)
+    record("credit added by refused tokens", float(added0 + added + added2),
+           "kWh", expected=0.0, tolerance=CREDIT_EXACT, fact="credit")
 
 
 @pytest.mark.clause("IEC 62055-41:2014 7.3.6 authentication (CRCError)",
@@ -87,14 +89,14 @@ def test_wrong_meter_and_mistyped_tokens_refused(dut, vendor, record):
     other = vendor.with_key(vendor.derive(pan=other_pan), pan=other_pan)
     wrong, added = credited(dut, other.credit("5"))
     record_outcome(record, "token for another meter", wrong, "CRC_ERROR")
-    record("display" + dut.via("display_text"), wrong.display, nominal=dut.shown("GAGAL"))
+    record("display", wrong.display, nominal=dut.shown("GAGAL"), fact="display_text")
     good = vendor.credit("5").digits
     typo = good[:7] + str((int(good[7]) + 1) % 10) + good[8:]
     mistyped, added2 = credited(dut, typo)
     record("mistyped token", mistyped.seen)
     record("mistyped token refused", int(not mistyped.accepted), nominal=1)
-    record("credit added by refused tokens" + dut.via("credit"), float(added + added2), "kWh",
-           -0.0005, 0.0005)
+    record("credit added by refused tokens", float(added + added2), "kWh",
+           expected=0.0, tolerance=CREDIT_EXACT, fact="credit")
 
 
 @pytest.mark.clause("SPLN D3.009-1:2010 maximum credit (OVER)", "declared: tokens.max_credit_kwh")
@@ -113,8 +115,9 @@ def test_overflow_refused(dut, vendor, profile, record):
         token = vendor.credit(str((room + 10).quantize(Decimal("0.1"))))
         result, added = credited(dut, token)
         record_outcome(record, "outcome past the maximum", result, "OVERFLOW")
-        record("display" + dut.via("display_text"), result.display, nominal=dut.shown("OVER"))
-        record("credit added" + dut.via("credit"), float(added), "kWh", -0.0005, 0.0005)
+        record("display", result.display, nominal=dut.shown("OVER"), fact="display_text")
+        record("credit added", float(added), "kWh", expected=0.0, tolerance=CREDIT_EXACT,
+               fact="credit")
     finally:
         assert dut.enter(vendor.clear_credit(0)).accepted
         if had >= Decimal("0.1"):
@@ -136,7 +139,8 @@ def test_several_tokens_in_one_minute(dut, vendor, record):
 def test_unsupported_subclass_refused(dut, vendor, profile, record):
     unsupported = [s for s in range(4) if s not in profile.tokens.credit_subclasses]
     if not unsupported:
-        pytest.skip("the meter declares every credit subclass")
+        not_applicable("the meter declares every credit subclass")
     result, added = credited(dut, vendor.credit("1.0", subclass=unsupported[0]))
     record_outcome(record, f"subclass {unsupported[0]} token", result, "FUNCTION_ERROR")
-    record("credit added" + dut.via("credit"), float(added), "kWh", -0.0005, 0.0005)
+    record("credit added", float(added), "kWh", expected=0.0, tolerance=CREDIT_EXACT,
+           fact="credit")

@@ -6,10 +6,13 @@ import time
 import pytest
 
 from meterprofile.fact_catalogue import FACTS
+from rig.record.measures import resolve_limit
+from sts.pan import MeterPAN
 
 DATE = re.compile(r"[0-9]{2}-[0-9]{2}-[0-9]{2}")
 
 IEC21 = "IEC 62056-21:2002 6.3"
+REACTION_MAX = "iec62056_21.reaction_max_s"
 
 
 def wire_s(n_chars: int, baud: int = 300) -> float:
@@ -20,7 +23,9 @@ def wire_s(n_chars: int, baud: int = 300) -> float:
 @pytest.mark.clause(f"{IEC21}.2 identification message", "IEC 62056-21:2002 6.3.14 reaction "
                     "time tr (at most 1.5 s)")
 @pytest.mark.faults("slow-reaction")
-def test_identification(optical, dut, bench_config, record):
+@pytest.mark.judges_optical_link
+def test_identification(optical, dut, bench_config, profile, record):
+    """The meter identifies itself on the optical port, in time, as the profile declares."""
     started = time.monotonic()
     ident = optical.identify()
     elapsed = time.monotonic() - started
@@ -29,13 +34,15 @@ def test_identification(optical, dut, bench_config, record):
     # request's own wire time and the break that ends the exchange)
     answer = 1 + len(ident.manufacturer) + 1 + len(ident.ident) + 2
     record("identification reaction time, at most (host clock less the answer's wire time)",
-           elapsed - wire_s(answer), "s", high=1.5)
-    record("manufacturer id", ident.manufacturer, nominal=ident.manufacturer)
+           elapsed - wire_s(answer), "s", high=resolve_limit(REACTION_MAX, profile))
+    record("manufacturer id", ident.manufacturer,
+           nominal=profile.meter.optical_manufacturer_id, source="meter",
+           obtained="optical port identification message")
     record("baud rate character is a mode C rate", int(ident.baud_char in "0123456"),
            nominal=1)
     record("mode E (binary) not offered", int(not ident.mode_e), nominal=1)
-    record("meter number = DRN of the bench PAN" + dut.via("meter_number"),
-           dut.fact("meter_number"), nominal=bench_config.meter.pan[6:17])
+    record("meter number = DRN of the bench PAN", dut.fact("meter_number"),
+           nominal=MeterPAN.parse(bench_config.meter.pan).drn, fact="meter_number")
 
 
 @pytest.mark.clause("IEC 62056-21:2002 time and date registers 0.9.1, 0.9.2")
@@ -46,10 +53,11 @@ def test_meter_clock_runs(dut, record):
     dut.wait(120.0)
     t1, second = dut.now(), dut.fact("clock_time")
     moved = (seconds(second) - seconds(first)) % 86400
-    record("meter clock advance over the injector's" + dut.via("clock_time"), moved, "s",
-           (t1 - t0) - 2 * dut.host_slack_s - 1, (t1 - t0) + 2 * dut.host_slack_s + 1)
-    record("date" + dut.via("clock_date"), int(bool(DATE.fullmatch(dut.fact("clock_date")))),
-           nominal=1)
+    record("meter clock advance over the injector's", moved, "s",
+           (t1 - t0) - 2 * dut.host_slack_s - 1, (t1 - t0) + 2 * dut.host_slack_s + 1,
+           fact="clock_time")
+    record("date", int(bool(DATE.fullmatch(dut.fact("clock_date")))),
+           nominal=1, fact="clock_date")
 
 
 def seconds(hhmmss: str) -> int:

@@ -14,6 +14,8 @@ import re
 
 import pytest
 
+from rig.record.measures import Measure, measures, not_applicable
+
 TAMPER = "SPLN D3.009-1:2010 tamper (PERIKSA)"
 CLEAR = "IEC 62055-41:2014 6.3.15 ClearTamperCondition"
 DISPLAY = "SPLN D3.009-1:2010 display messages and short codes"
@@ -49,8 +51,8 @@ def _tamper_then_clear(dut, vendor, operator, profile, record, *, on, off, act_o
         refused = dut.enter(vendor.credit("1"))
         if profile.tamper.refuse_credit:
             record("credit token while tampered", refused.seen, nominal=refused.want("TAMPER"))
-            record("display shows PERIKSA (operator-observed)",
-                   operator.confirm(SHOWS_PERIKSA), nominal=True)
+            record("display shows PERIKSA", operator.confirm(SHOWS_PERIKSA), nominal=True,
+                   source="operator")
     finally:
         if dut.fact("tamper"):
             cleared = dut.enter(vendor.clear_tamper())
@@ -63,7 +65,8 @@ def _tamper_then_clear(dut, vendor, operator, profile, record, *, on, off, act_o
 @pytest.mark.clause(TAMPER + " (terminal cover)", CLEAR, "declared: tamper.refuse_credit")
 def test_terminal_cover_open_is_tamper(dut, vendor, operator, profile, record):
     if not _declared(profile, "terminal_cover"):
-        pytest.skip("the meter profile declares no terminal cover switch (tamper.terminal_cover)")
+        not_applicable("the meter profile declares no terminal cover switch "
+                       "(tamper.terminal_cover)")
     _tamper_then_clear(dut, vendor, operator, profile, record, on=COVER_OPEN, off=COVER_CLOSE,
                        act_on="terminal-cover-open", act_off="terminal-cover-close",
                        what="terminal cover")
@@ -72,7 +75,7 @@ def test_terminal_cover_open_is_tamper(dut, vendor, operator, profile, record):
 @pytest.mark.clause(TAMPER + " (magnetic field)", CLEAR, "declared: tamper.refuse_credit")
 def test_magnet_is_tamper(dut, vendor, operator, profile, record):
     if not _declared(profile, "magnet"):
-        pytest.skip("the meter profile declares no magnetic field sensor (tamper.magnet)")
+        not_applicable("the meter profile declares no magnetic field sensor (tamper.magnet)")
     _tamper_then_clear(dut, vendor, operator, profile, record, on=MAGNET_ON, off=MAGNET_OFF,
                        act_on="magnet-on", act_off="magnet-off", what="magnet")
 
@@ -84,23 +87,24 @@ def _first_number(text):
 
 @pytest.mark.clause(DISPLAY, "declared: accuracy.display_tolerance_pct",
                     "declared: display.messages")
+@measures(Measure("voltage shown", "V", tolerance="accuracy.display_tolerance_pct",
+                  relative=True, instrument="source", function="ac_voltage", source="operator",
+                  obtained_as="operator reads display code 41; reference: source"))
 def test_display_read_by_the_operator(dut, vendor, operator, bench_config, profile, source,
                                       record):
     """Where no camera is fitted, a person reads the display: the message after a token
     and the voltage a short code shows, checked against the AC source."""
     if getattr(bench_config.meter, "camera", None):
-        pytest.skip("a camera reads this bench's display (meter.camera)")
+        not_applicable("a camera reads this bench's display (meter.camera)")
     code = "41"  # PLN: supply voltage
     dut.code(code)
     shown = operator.observe(f"What does the display show after code {code}?")
     volts = _first_number(shown)
-    record(f"display after code {code} (operator-observed)", shown)
-    set_v = float(source.voltage)
-    tol = set_v * profile.accuracy.display_tolerance_pct / 100
-    record("voltage shown (operator-observed)", volts, "V", set_v - tol, set_v + tol)
+    record(f"display after code {code}", shown, source="operator")
+    record("voltage shown", volts, reference=source.measure_voltage(), shown=shown)
     accepted = dut.enter(vendor.credit("1"))
     record("credit token", accepted.seen, nominal=accepted.want("ACCEPT"))
     message = operator.observe("What does the display show after the credit token?")
     expected = profile.display.messages.get("ACCEPT", "BENAR")
-    record("message after the token (operator-observed)", message.strip().upper(),
+    record("message after the token", message.strip().upper(), source="operator",
            nominal=expected)

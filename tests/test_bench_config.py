@@ -39,7 +39,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_the_packaged_emulated_bench_loads():
     config = load_bench(None)
     assert config.bench.emulated and config.meter.keys.base_date == 2014
-    assert set(config.instruments) == {"source", "load", "dmm", "scope"}
+    assert set(config.instruments) == {"source", "load", "dmm", "scope", "switch"}
     assert "abababab" not in repr(config)  # the vending key is never shown
 
 

@@ -136,13 +136,13 @@ CASES = [
     case("optical-empty", 'optical = "/dev/ttyUSB0"', 'optical = ""',
          "meter.optical: expected a non-empty string, got '' (a string)"),
     case("model-unknown", 'model = "chroma-61500"', 'model = "hp-6812"',
-         "instruments.source.model: expected a known source model (generic, chroma-61500), "
-         "got 'hp-6812' (a string)"),
+         "instruments.source.model: expected a known source model (generic, chroma-61500, "
+         "keysight-ac6800b), got 'hp-6812' (a string)"),
     case("instrument-not-a-table", "[safety]", "[instruments]\ndmm = 5\n[safety]",
          "instruments.dmm: expected a table, got 5 (an integer)"),
     case("unknown-instrument-key", "[safety]", "[instruments.dmm.x]\n[safety]",
          "unknown key 'instruments.dmm.x' (known: resource, model, calibration_due, "
-         "timeout_ms)"),
+         "timeout_ms, channels)"),
     case("keys-not-a-table", "[meter.keys]\nkrn = 1\nkt = 2\n"
          'vending_key = "env:STS_TEST_VK"\n', "keys = 5\n",
          "meter.keys: expected a table, got 5 (an integer)"),
@@ -162,7 +162,8 @@ CASES = [
          "unknown key 'keypad.gap' (known: port, kind, baud, press_ms, gap_ms, map, "
          "sync_channel)"),
     case("unknown-role", "[instruments.source]", "[instruments.sourse]",
-         "unknown key 'instruments.sourse' (known: source, load, dmm, scope)"),
+         "unknown key 'instruments.sourse' (known: source, load, dmm, scope, power_meter, "
+         "switch)"),
     case("unknown-safety-key", "terminals_open = false", "terminal_open = false",
          "unknown key 'safety.terminal_open' (known: terminals_open)"),
     case("unknown-lab-key", 'name = "PT Meter Lab"', 'name = "PT Meter Lab"\nphone = "1"',

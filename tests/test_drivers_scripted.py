@@ -150,10 +150,14 @@ def test_source_exchange_and_safe_state():
 def test_chroma_source_uses_its_own_commands():
     from drivers.instruments import Chroma61500
 
-    inst = ScriptedScpi([("*IDN?", "Chroma,61604,1,1.0"), (":SOUR:VOLT:AC 230.00", None), NOERR,
+    inst = ScriptedScpi([("*IDN?", "Chroma ATE 61500,123456,1.00,1.01,1.02"),
+                         (":SOUR:VOLT:RANG HIGH", None), NOERR,  # bring-up: the 300 V range
+                         (":SOUR:VOLT:AC 230.0", None), NOERR,
                          (":FETC:POW:AC?", "1000.5"), (":OUTP OFF", None), NOERR,
                          ("*RST", None)])
     with Chroma61500(inst.resource) as source:
+        assert (source.identity.manufacturer, source.identity.model) == ("Chroma ATE", "61500")
+        assert source.identity.firmware == "1.00,1.01,1.02"
         source.voltage = 230
         assert source.measure_power() == 1000.5
     inst.finish()

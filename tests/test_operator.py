@@ -184,7 +184,9 @@ def test_tamper_plans_with_scripted_answers_and_without(tmp_path):
         ("operator-observed (instruct): Close the meter's terminal cover.", "done", "INFO")]
     assert len(rows) == len(ops) == 8  # 4 instruct, 2 confirm, 2 observe
 
-    _, lines = _rig_run(tmp_path / "b")  # no verdict at all: rig run's exit code says so
+    # the emulated bench answers its own steps by default; `--answers none` takes that away,
+    # as on a real bench with no person and no file: no verdict, rig run's exit code says so
+    _, lines = _rig_run(tmp_path / "b", "--answers", "none")
     tests = [x for x in lines if x["kind"] == "test"]
     assert [x["outcome"] for x in tests] == ["skipped"] * 3
     assert tests[0]["reason"] == ("needs an operator: instruct \"Open the meter's terminal "

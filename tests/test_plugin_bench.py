@@ -76,7 +76,7 @@ def test_missing_port_stops_before_any_test(pytester, tmp_path):
                      'optical = "/dev/rig-no-such-port"\n')
     pytester.makepyfile(test_plan=PLAN)
     result = run_plan(pytester, f"--bench={bench}", run_id="r", html=False)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # a bench problem (issue 19)
     result.assert_outcomes()
     out = result.stdout.str() + result.stderr.str()
     assert "bench bring-up failed" in out and "/dev/rig-no-such-port" in out
@@ -92,7 +92,7 @@ def test_instrument_that_does_not_answer_stops_before_any_test(pytester, tmp_pat
                      f'[instruments.dmm]\nresource = "TCPIP::127.0.0.1::{port}::SOCKET"\n')
     pytester.makepyfile(test_plan=PLAN)
     result = run_plan(pytester, f"--bench={bench}", "-k", "dmm")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # a bench problem (issue 19)
     result.assert_outcomes()
     out = result.stdout.str() + result.stderr.str()
     assert "bench bring-up failed: dmm TCPIP::127.0.0.1::" in out and str(port) in out
@@ -106,7 +106,7 @@ def test_expired_calibration_refused_unless_allowed(pytester):
     pytester.makepyfile(test_plan=PLAN)
     refused = run_plan(pytester, f"--bench={bench}", "-k", "dmm", run_id="refused",
                        html=False)
-    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    assert refused.ret == pytest.ExitCode.TESTS_FAILED  # a bench problem (issue 19)
     refused.assert_outcomes()
     out = refused.stdout.str() + refused.stderr.str()
     assert "past its calibration due date 2020-01-01" in out

@@ -47,7 +47,9 @@ def test_b():
 def test_c():
     pass
 """
-LINE = re.compile(r"^\[(\d)/3\] test_plan\.py::test_(\w) - run \d\d:\d\d:\d\d elapsed, (.*)$")
+#: a progress line, pytest's outcome letter after it (and, last, its progress percentage)
+LINE = re.compile(r"^\[(\d)/3\] test_plan\.py::test_(\w) - run \d\d:\d\d:\d\d elapsed, "
+                  r"(.*?left|no estimate before the first test ends) [.FEsxX](?:\s+\[\s*\d+%\])?$")
 
 
 def write_run(reports: Path, name: str, durations: dict[str, float], age_s: float,
@@ -135,6 +137,16 @@ def test_plain_lines_without_an_earlier_run(pytester):
     lines = progress_lines(result)
     assert lines[0] == ("1", "a", "no estimate before the first test ends")
     assert [est.startswith("about ") for _, _, est in lines[1:]] == [True, True]
+
+
+def test_one_line_per_test_in_a_ci_log(pytester):
+    pytester.makepyfile(test_plan=PLAN)
+    result = run_plan(pytester)
+    out = result.outlines
+    first = next(i for i, line in enumerate(out) if line.startswith("collected "))
+    last = next(i for i, line in enumerate(out) if "STS Rig" in line or "passed in" in line)
+    shown = [line for line in out[first + 1:last] if line.strip()]
+    assert len(shown) == 3 and len(progress_lines(result)) == 3, out[first:last]
 
 
 @pytest.mark.parametrize("off", [("-p", "no:rig-progress"), ("--rig-progress=off",)])

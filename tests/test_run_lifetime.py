@@ -191,6 +191,18 @@ def test_a_stopped_run_leaves_the_source_off_last_with_its_report(tmp_path, star
     assert said[0].startswith(f"rig: run stopped by {reason} in ")
     assert said[0].endswith("::test_long after 1 of 2 tests; the bench is in its safe state")
     assert "Traceback" not in err and "ConnectionRefusedError" not in out + err
+    # a stopped run is never a PASS: page 1 of the PDF and the console's last lines say so
+    if how == "sigterm":  # one plain line, not pytest's crash-like KeyboardInterrupt block
+        assert "KeyboardInterrupt" not in out + err and "!!!" not in out, out[-3000:]
+        from report_support import pdf_pages
+
+        first = pdf_pages(run / "report.pdf")[0]
+        assert "Overall verdict: NOT CONCLUDED" in first
+        assert "stopped by SIGTERM after 1 of 2 tests" in first
+        tail = out.splitlines()[-8:]
+        assert any(x.strip().startswith("overall verdict: NOT CONCLUDED (stopped by SIGTERM")
+                   for x in tail), tail
+        assert any(x.strip().endswith("report.pdf") for x in tail), tail
 
 
 def test_sigkill_of_rig_run_takes_its_children_and_leaves_no_key_file(tmp_path):
@@ -232,6 +244,17 @@ def test_sigkill_of_the_pytest_child_takes_the_emulator(tmp_path):
             proc.wait()
     assert "pytest was killed by SIGKILL" in err
     assert proc.returncode == 3
+    # its record has no end; `rig report` renders what it has: NOT CONCLUDED, INCOMPLETE
+    run = run_dir(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "rig", "report", str(run)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"run {run.name}: NOT CONCLUDED (INCOMPLETE" in done.stdout
+    from report_support import pdf_pages
+
+    first = pdf_pages(run / "report.pdf")[0]
+    assert "Overall verdict: NOT CONCLUDED" in first and "verdict: PASS" not in first
+    assert "without the run's end (the run was killed)" in first
 
 
 def test_a_silent_meter_is_no_verdict_and_fails_the_run(tmp_path):

@@ -1,12 +1,21 @@
-"""Lab instruments over VISA (pyvisa, pyvisa-py by default): one module per role.
+"""Lab instruments over VISA (pyvisa, pyvisa-py by default).
 
-Each role has a generic SCPI class (the command set the emulated instruments answer) and at
-least one class for a real instrument, written from its programming manual. `MODELS` maps the
-bench file's `model = "..."` names to classes.
+One class per instrument model: each role has a generic SCPI class (the command set the
+emulated bench's `generic` instruments answer) and classes for real instruments, written from
+their programming manuals. A class that declares `MODEL` registers itself under its `ROLE`
+(drivers/instruments/registry.py); every module of this package is imported here, so a new
+model is one new module and nothing else. `MODELS` maps role -> bench-file name -> class.
 """
 
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from drivers.instruments.accuracy import Specification
 from drivers.instruments.base import (
     AnswerError,
+    CommandRefused,
     InstrumentError,
     InstrumentTimeout,
     SafetyError,
@@ -14,18 +23,24 @@ from drivers.instruments.base import (
 )
 from drivers.instruments.dmm import Dmm, Keysight34461A
 from drivers.instruments.load import AcLoad, Chroma63800
+from drivers.instruments.registry import (
+    MODELS,
+    UnknownModel,
+    all_models,
+    model_class,
+    model_name,
+    roles,
+)
 from drivers.instruments.scope import KeysightInfiniiVision, Scope
 from drivers.instruments.source import AcSource, Chroma61500
 
-MODELS: dict[str, dict[str, type[ScpiInstrument]]] = {
-    "source": {"generic": AcSource, "chroma-61500": Chroma61500},
-    "load": {"generic": AcLoad, "chroma-63800": Chroma63800},
-    "dmm": {"generic": Dmm, "keysight-34461a": Keysight34461A},
-    "scope": {"generic": Scope, "keysight-infiniivision": KeysightInfiniiVision},
-}
+# every model module registers its classes on import
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
-    "MODELS", "AcLoad", "AcSource", "AnswerError", "Chroma61500", "Chroma63800", "Dmm",
-    "InstrumentError", "InstrumentTimeout", "Keysight34461A", "KeysightInfiniiVision",
-    "SafetyError", "Scope", "ScpiInstrument",
+    "MODELS", "AcLoad", "AcSource", "AnswerError", "Chroma61500", "Chroma63800",
+    "CommandRefused", "Dmm", "InstrumentError", "InstrumentTimeout", "Keysight34461A",
+    "KeysightInfiniiVision", "SafetyError", "Scope", "ScpiInstrument", "Specification",
+    "UnknownModel", "all_models", "model_class", "model_name", "roles",
 ]

@@ -75,7 +75,9 @@ def parse_bool(command: str, text: str) -> bool:
 
 @dataclass(frozen=True)
 class Identity:
-    """The four fields of an IEEE 488.2 *IDN? answer."""
+    """The fields of an *IDN? answer: IEEE 488.2 (4.1.3.6 / 10.14) has four; a model that
+    reports more firmware versions (Chroma 61500: display, waveform, remote) keeps them all,
+    comma-separated, in `firmware`."""
 
     manufacturer: str
     model: str
@@ -84,12 +86,13 @@ class Identity:
 
 
 def parse_idn(command: str, text: str) -> Identity:
-    """`manufacturer,model,serial,firmware` (IEEE 488.2 10.14); the first two not empty."""
+    """`manufacturer,model,serial,firmware[,firmware...]`; the first two not empty. Four
+    fields is IEEE 488.2's form; some makers send more firmware fields after the serial."""
     fields = [f.strip() for f in text.split(",")]
-    if len(fields) != 4 or not fields[0] or not fields[1] \
+    if len(fields) < 4 or len(fields) > 8 or not fields[0] or not fields[1] \
             or not all(f.isprintable() for f in fields):
         raise _refuse(command, text, "an identification 'manufacturer,model,serial,firmware'")
-    return Identity(*fields)
+    return Identity(fields[0], fields[1], fields[2], ",".join(fields[3:]))
 
 
 def parse_error(command: str, text: str) -> tuple[int, str]:

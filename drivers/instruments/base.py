@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import pyvisa
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
+from drivers.instruments import registry
+from drivers.instruments.accuracy import Accuracy
 from drivers.instruments.answers import (
     Identity,
     decode_answer,
@@ -30,6 +32,7 @@ from drivers.instruments.answers import (
 )
 from drivers.instruments.errors import (
     AnswerError,
+    CommandRefused,
     InstrumentError,
     InstrumentTimeout,
     SafetyError,
@@ -37,8 +40,8 @@ from drivers.instruments.errors import (
 
 log = logging.getLogger("drivers.instruments")
 
-__all__ = ["AnswerError", "InstrumentError", "InstrumentTimeout", "SafetyError",
-           "ScpiInstrument", "scpi_property"]
+__all__ = ["AnswerError", "CommandRefused", "InstrumentError", "InstrumentTimeout",
+           "SafetyError", "ScpiInstrument", "scpi_property"]
 
 # the longest answer: a 1000-point ASCII waveform is ~16 kB; 1 MiB bounds any sane answer
 ANSWER_MAX = 1 << 20
@@ -96,10 +99,26 @@ class scpi_property:
 
 
 class ScpiInstrument:
-    """An instrument on a VISA resource; the generic command set of the emulated bench."""
+    """An instrument on a VISA resource; the generic command set of the emulated bench.
 
-    role = "instrument"
+    A subclass that declares `MODEL` (its bench-file name) is an instrument model and
+    registers itself (drivers/instruments/registry.py) under its `ROLE`; it declares its
+    maker's `DESIGNATION`, its `ACCURACY` (function -> Specification, with the datasheet
+    cited) and, where it has them, its named `CHANNELS` (name -> the instrument's channel).
+    """
+
+    ROLE = "instrument"
+    DESIGNATION = ""
+    CHANNELS: ClassVar[dict[str, str]] = {}
+    ACCURACY: ClassVar[Accuracy] = {}
+    role = ROLE  # the role's name in messages (set from ROLE for every subclass)
     answer_max = ANSWER_MAX  # the longest answer accepted, bytes
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.role = cls.ROLE
+        if "MODEL" in cls.__dict__:
+            registry.register(cls)
 
     def __init__(self, resource: str, *, timeout_ms: int = 3000, backend: str = "@py",
                  check_errors: bool = True, manager: pyvisa.ResourceManager | None = None) -> None:
@@ -115,13 +134,23 @@ class ScpiInstrument:
             raise InstrumentError(f"{self.role} {resource}: cannot open ({exc})") from None
         try:
             self.idn = self.query("*IDN?")
-            self.identity: Identity = self._checked("*IDN?", parse_idn, self.idn)
+            self.identity: Identity = self._checked("*IDN?", self.parse_identity, self.idn)
+            self.bring_up()
         except InstrumentError:
             self._res.close()
             raise
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.resource!r})"
+
+    def bring_up(self) -> None:
+        """What the model needs once it is identified (ranges, limits), each command checked
+        against the error queue; nothing for the generic set."""
+
+    @staticmethod
+    def parse_identity(command: str, text: str) -> Identity:
+        """The *IDN? answer's fields; a model whose answer differs says how to read it."""
+        return parse_idn(command, text)
 
     # --- traffic ------------------------------------------------------------------------------
 
@@ -246,22 +275,36 @@ class ScpiInstrument:
                 self._make_safe()  # a complaint leaves the instrument harmless, then raises
                 raise
 
-    def errors(self) -> list[str]:
-        """Empty the error queue; the errors it held."""
+    error_query = "SYST:ERR?"  # the model's own form of the error-queue query
+    error_queue_depth = 32     # more entries than this and the queue is not emptying
+
+    def error_entries(self) -> list[tuple[int, str]]:
+        """Empty the error queue; its entries (code, text), oldest first."""
         found = []
-        for _ in range(32):
-            answer = self.query("SYST:ERR?")
-            code, _text = self._checked("SYST:ERR?", parse_error, answer)
+        for _ in range(self.error_queue_depth + 1):
+            answer = self.query(self.error_query)
+            code, text = self._checked(self.error_query, parse_error, answer)
             if code == 0:
-                break
-            found.append(answer)
-        return found
+                return found
+            found.append((code, text))
+        raise InstrumentError(f"{self._where()}: the error queue does not empty "
+                              f"({len(found)} entries read: {found[:3]} ...)")
+
+    def errors(self) -> list[str]:
+        """Empty the error queue; the errors it held, as `code,"text"`."""
+        return [f'{code},"{text}"' for code, text in self.error_entries()]
 
     def check_errors(self, after: str) -> None:
-        found = self.errors()
+        """Read the error queue to its end; CommandRefused names `after` and every entry."""
+        found = self.error_entries()
         if found:
-            raise InstrumentError(f"{self.role} {self.resource} complained after {after!r}: "
-                                  + "; ".join(found))
+            raise CommandRefused(self._where(), after, found)
+
+    def configure(self, *commands: str) -> None:
+        """Send a configuration sequence, reading the error queue after each command, so a
+        refusal names the very command refused (and the rest is not sent)."""
+        for command in commands:
+            self.write(command)
 
     # --- state --------------------------------------------------------------------------------
 

@@ -7,6 +7,18 @@ class InstrumentError(Exception):
     """An instrument refused a command or reported an error."""
 
 
+class CommandRefused(InstrumentError):
+    """The instrument queued an error after `command`: `entries` are the (code, text) pairs
+    its error queue held, oldest first."""
+
+    def __init__(self, where: str, command: str, entries: list[tuple[int, str]]) -> None:
+        shown = "; ".join(f'{code},"{text}"' for code, text in entries)
+        super().__init__(f"{where} refused {command!r}: {shown}")
+        self.command = command
+        self.entries = entries
+        self.code = entries[0][0] if entries else 0
+
+
 class InstrumentTimeout(InstrumentError):
     """An instrument did not answer (or did not end its answer) within its timeout."""
 

@@ -1,7 +1,9 @@
 """The emulated instruments: AC source, AC electronic load, DMM and oscilloscope/timer.
 
-They answer the generic SCPI command set of docs/CONTRACTS.md §3.5, and all of them act on,
-or measure, the one `BenchModel`: the source feeds the meter, the meter's relay connects the
+They answer the generic SCPI command set of docs/CONTRACTS.md §3.5 (only commands some real
+model has: the load's former LEAKage extension is gone, the earth-leak stimulus is a switch
+channel, emulator/scpi/switch_models.py), and all of them act on, or measure, the one
+`BenchModel`: the source feeds the meter, the meter's relay connects the
 load, the DMM and the scope see the load terminals.
 """
 
@@ -14,6 +16,9 @@ CHANNELS = {"CHAN1": "1", "CHANNEL1": "1", "CHAN2": "2", "CHANNEL2": "2", "1": "
 
 
 class AcSourceDevice(ScpiDevice):
+    ROLE = "source"
+    MODEL = "generic"
+    DESIGNATION = "generic SCPI AC source (emulated bench)"
     idn = "STS-RIG,EMU-ACSOURCE,EMU0001,1.0"
 
     def __init__(self, model: BenchModel) -> None:
@@ -38,6 +43,9 @@ class AcSourceDevice(ScpiDevice):
 
 
 class AcLoadDevice(ScpiDevice):
+    ROLE = "load"
+    MODEL = "generic"
+    DESIGNATION = "generic SCPI AC electronic load (emulated bench)"
     idn = "STS-RIG,EMU-ACLOAD,EMU0002,1.0"
 
     def __init__(self, model: BenchModel) -> None:
@@ -53,9 +61,6 @@ class AcLoadDevice(ScpiDevice):
         self.command("POWer", True, lambda a: fmt(m.load().power))
         self.command("LOAD", False, lambda a: m.set_load(on=boolean(a, "load")))
         self.command("LOAD", True, lambda a: "1" if m.load().on else "0")
-        # rig extension: a current from the load's live terminal to earth (a tamper stimulus)
-        self.command("LEAKage", False, lambda a: m.set_load(leak=number(a, 0, 5, "leakage")))
-        self.command("LEAKage", True, lambda a: fmt(m.load().leak))
         self.command("MEASure:VOLTage", True, lambda a: fmt(m.measure().load_v))
         self.command("MEASure:CURRent", True, lambda a: fmt(m.measure().load_i))
         self.command("MEASure:POWer", True, lambda a: fmt(m.measure().load_p))
@@ -65,6 +70,9 @@ class AcLoadDevice(ScpiDevice):
 
 
 class DmmDevice(ScpiDevice):
+    ROLE = "dmm"
+    MODEL = "generic"
+    DESIGNATION = "generic SCPI DMM (emulated bench)"
     idn = "STS-RIG,EMU-DMM,EMU0003,1.0"
 
     def __init__(self, model: BenchModel) -> None:
@@ -92,6 +100,9 @@ class DmmDevice(ScpiDevice):
 
 class ScopeDevice(ScpiDevice):
     """Two channels: CHAN1 load voltage, CHAN2 the injector's ENTER sync line."""
+    ROLE = "scope"
+    MODEL = "generic"
+    DESIGNATION = "generic SCPI oscilloscope/timer (emulated bench)"
 
     idn = "STS-RIG,EMU-SCOPE,EMU0004,1.0"
 
@@ -120,7 +131,6 @@ class ScopeDevice(ScpiDevice):
         c("TRIGger:DROP:TIME", True, lambda a: fmt(self.drop_time))
         c("SINGle", False, lambda a: self._arm())
         c("TER", True, lambda a: "1" if self._triggered() is not None else "0")
-        c("TRIGger:TIME", True, lambda a: fmt(self._need_trigger()))
         c("MEASure:DELay", True, lambda a: self._delay(a))
         c("MEASure:PWIDth", True, lambda a: self._pulse_width(a))
         c("WAVeform:SOURce", False, lambda a: self._set("wave_source",

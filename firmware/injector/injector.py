@@ -6,30 +6,35 @@ project's tests drive this very code through a pty. Kept to the MicroPython subs
 dataclasses, no typing imports, plain f-strings (the rp2 port has them), plain exceptions.
 
 Protocol (README, "Keypad injector protocol"): one command a line, ended by LF (CR
-ignored); one answer a line, "OK ..." or "ERR ...", ended by CR LF.
+ignored); one answer a line, "OK ..." or "ERR ...", ended by CR LF. Its grammar is
+protocol.py, which the emulated injector uses too: copy it to the board with this file.
 """
+
+from protocol import (  # noqa: F401 -- KEYS and the helpers are this module's API too
+    KEYS,
+    LAST_SYMBOLS,
+    MAX_MS,
+    MOST_ARGS,
+    TYPE_SYMBOLS,
+    ProtocolError,
+    key_name,
+    number,
+    parse,
+    printable,
+    words,
+)
 
 MAKER = "STS-RIG"
 MODEL = "KEYPAD-INJECTOR"
 FIRMWARE = "pico-1.0"
 DEFAULT_PRESS_MS = 65
 DEFAULT_GAP_MS = 500
-MAX_MS = 10000
 MAX_LINE = 256
 HISTORY = 256
 BUSY_WAIT_US = 2000
-KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "BS", "ENT")
-TYPE_SYMBOLS = {"<": "BS", "#": "ENT"}
-LAST_SYMBOLS = {"BS": "<", "ENT": "#"}
-# how many arguments each command takes at most (after the command word)
-MOST_ARGS = {"*IDN?": 0, "TIME?": 0, "LAST?": 1, "PRESS": 2, "TYPE": 3}
 
 
 TOO_LONG = f"ERR line too long (more than {MAX_LINE} bytes), discarded\r\n".encode()
-
-
-class ProtocolError(ValueError):
-    """A command line the injector refuses; its text is the answer after ERR."""
 
 
 class Clock:
@@ -86,11 +91,11 @@ class Injector:
     def answer(self, raw: bytes) -> bytes:
         """One received line (without its LF) -> the answer bytes, CR LF included; b"" for
         an empty line (nothing is answered)."""
-        text = printable(raw).strip()
-        if not text:
+        parts = words(raw)
+        if not parts:
             return b""
         try:
-            reply = "OK " + self.handle(text)
+            reply = "OK " + self.handle(parts)
         except ProtocolError as exc:
             reply = "ERR " + str(exc)
         except Exception as exc:  # the injector answers every line, whatever happened
@@ -98,33 +103,22 @@ class Injector:
             reply = f"ERR internal error: {exc}"
         return reply.rstrip().encode("ascii", "replace") + b"\r\n"
 
-    def handle(self, text: str) -> str:
-        """One command -> the text after OK; ProtocolError -> ERR."""
-        parts = text.split()
-        cmd = parts[0].upper()
-        most = MOST_ARGS.get(cmd)
-        if most is None:
-            raise ProtocolError(f"unknown command '{parts[0]}'")
-        if len(parts) - 1 > most:
-            raise ProtocolError(f"too many arguments for {parts[0]} ({len(parts) - 1})")
+    def handle(self, parts) -> str:
+        """One command (its words, or its text) -> the text after OK; ProtocolError -> ERR."""
+        if isinstance(parts, str):
+            parts = parts.split()
+        command = parse(parts, self.press_ms, self.gap_ms)
+        cmd = command[0]
         if cmd == "*IDN?":
             return self.ident
         if cmd == "TIME?":
             return seconds(self.clock.now_us())
         if cmd == "LAST?":
-            n = int(number(parts[1], "count")) if len(parts) > 1 else 32
+            n = command[1]
             return "".join(self.history[-n:]) if n else ""
         if cmd == "PRESS":
-            if len(parts) < 2:
-                raise ProtocolError("PRESS needs a key: 0-9, BS or ENT")
-            key = key_name(parts[1])
-            press = number(parts[2], "press_ms") if len(parts) > 2 else self.press_ms
-            return seconds(self.press(key, press))
-        if len(parts) < 2:
-            raise ProtocolError("TYPE needs keys (0-9, < for backspace, # for enter)")
-        keys = [key_name(ch) for ch in parts[1]]  # every key checked before the first press
-        press = number(parts[2], "press_ms") if len(parts) > 2 else self.press_ms
-        gap = number(parts[3], "gap_ms") if len(parts) > 3 else self.gap_ms
+            return seconds(self.press(command[1], command[2]))
+        _, keys, press, gap = command
         first = last = 0
         for i, key in enumerate(keys):
             if i:
@@ -182,38 +176,7 @@ def serve_bytes(injector: Injector, reader: LineReader, data: bytes) -> bytes:
     return out
 
 
-def printable(raw: bytes) -> str:
-    """The line as text, CR dropped, every other byte outside printable ASCII as \\xNN, so
-    an ERR names the bytes received (MicroPython's decode is UTF-8 only and may refuse line
-    noise, so no decode is used)."""
-    out = []
-    for b in raw:
-        if b == 13:
-            continue
-        out.append(chr(b) if 32 <= b < 127 or b == 9 else f"\\x{b:02x}")
-    return "".join(out)
-
-
 def seconds(us: int) -> str:
     """Microseconds as seconds with six decimals, in integers: the RP2040's MicroPython
     floats are 32-bit and would lose the microseconds after a few seconds of uptime."""
     return f"{us // 1000000}.{us % 1000000:06d}"
-
-
-def key_name(text: str) -> str:
-    """A key of PRESS (0-9, BS, ENT) or of TYPE (0-9, <, #) -> its name."""
-    name = TYPE_SYMBOLS.get(text, text.upper())
-    if name in KEYS:
-        return name
-    raise ProtocolError(f"bad key '{text}' (keys: 0-9, BS, ENT; in TYPE: 0-9 < #)")
-
-
-def number(text: str, what: str) -> float:
-    """A millisecond or count argument, 0..MAX_MS."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise ProtocolError(f"{what} must be a number, got '{text}'") from None
-    if not 0 <= value <= MAX_MS:
-        raise ProtocolError(f"{what} {value:g} is out of range 0..{MAX_MS}")
-    return value

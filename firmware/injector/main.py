@@ -1,10 +1,11 @@
 """MicroPython entry point on the Raspberry Pi Pico: the injector on the USB serial port.
 
-Copy injector.py, board.py and this file to the board (e.g. `mpremote cp injector.py
-board.py main.py :`); it starts at power-up. The USB CDC port ignores the baud rate; the
-rig opens it at 115200 8N1 like any injector. Ctrl-C is disabled so that line noise (a
-0x03 byte) cannot stop the firmware; to get the REPL back, hold the BOOTSEL button while
-plugging in and reflash, or use `mpremote` (its raw REPL entry still works on boot).
+Copy protocol.py, injector.py, board.py and this file to the board (e.g. `mpremote cp
+protocol.py injector.py board.py main.py :`); it starts at power-up. The USB CDC port
+ignores the baud rate; the rig opens it at 115200 8N1 like any injector. Ctrl-C is disabled
+so that line noise (a 0x03 byte) cannot stop the firmware; to get the REPL back, hold the
+BOOTSEL button while plugging in and reflash, or use `mpremote` (its raw REPL entry still
+works on boot).
 """
 
 import select

@@ -27,8 +27,9 @@ Tables (only [meter] is required; a key left out takes the default shown):
                gap_ms (500), sync_channel (relay channel of the scope sync line, held while
                ENTER is down), [keypad.map] (relay boards: key "0".."9", "BS", "ENT" -> channel)
 [instruments.ROLE]  ROLE is source, load, dmm or scope: resource, model ("generic"),
-               calibration_due (a TOML date, unquoted), timeout_ms (3000); `ROLE = "RESOURCE"`
-               is short for a table with only the resource
+               calibration_due (a TOML date, unquoted), timeout_ms (3000), channels (a
+               scope wired otherwise than its model: {load_voltage = 1, enter_sync = 2});
+               `ROLE = "RESOURCE"` is short for a table with only the resource
 [safety]       terminals_open (false: true keeps the AC source output off)
 [lab]          name, address, accreditation        [customer]  name, address, contact
 [operator]     name                                [environment]  temperature_c,
@@ -62,9 +63,10 @@ from pydantic import (
 from pydantic.dataclasses import dataclass as schema
 from pydantic_core import PydanticCustomError
 
+from drivers.instruments.registry import roles
 from sts.tid import base_date_in_force
 
-ROLES = ("source", "load", "dmm", "scope")
+ROLES = roles()  # the instrument roles, from the model registry (drivers/instruments/)
 KEY_NAMES = (*"0123456789", "BS", "ENT")
 DEFAULT_BENCH = Path(__file__).resolve().parents[1] / "benches" / "emulated.toml"
 SECRET_KEYS = frozenset({"meter.keys.vending_key", "meter.password"})
@@ -262,14 +264,12 @@ class InstrumentConfig:
     model: Name = "generic"
     calibration_due: DueDate | None = None
     timeout_ms: TimeoutMs = 3000
+    channels: dict[Name, Channel] | None = None  # named channel -> input, if wired otherwise
 
 
-@schema(frozen=True, config=FORBID)
-class Instruments:
-    source: InstrumentConfig | None = None
-    load: InstrumentConfig | None = None
-    dmm: InstrumentConfig | None = None
-    scope: InstrumentConfig | None = None
+# one optional table per instrument role the registry knows
+Instruments = schema(frozen=True, config=FORBID)(dataclasses.make_dataclass(
+    "Instruments", [(role, InstrumentConfig | None, None) for role in ROLES], frozen=True))
 
 
 @schema(frozen=True, config=FORBID)
@@ -404,6 +404,12 @@ def _bench_problems(config: BenchConfig) -> list[str]:
         if cfg.model not in MODELS[role]:
             out.append(f"instruments.{role}.model: expected a known {role} model "
                        f"({', '.join(MODELS[role])}), got {cfg.model!r} (a string)")
+        elif cfg.channels:
+            named = getattr(MODELS[role][cfg.model], "CHANNELS", {})
+            for name in cfg.channels:
+                if name not in named:
+                    out.append(f"instruments.{role}.channels.{name}: expected a channel "
+                               f"name of the {role} ({', '.join(named) or 'none'})")
     keypad = config.keypad
     if keypad is not None and keypad.kind == "injector":
         for key in ("map", "sync_channel"):

@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from drivers.instruments import MODELS, ScpiInstrument
+from drivers.instruments import ScpiInstrument, model_class
 from drivers.keypad import KeypadInjector
 from drivers.optical import OpticalPort
 from rig.bench.config import BenchConfig, ConfigError
@@ -214,10 +214,12 @@ class Bench:
             if cfg is None or not cfg.resource:
                 raise BenchError(f"the bench has no {role} ([instruments.{role}])")
             self.check_calibration(role)
-            cls = MODELS[role][cfg.model]
+            cls = model_class(role, cfg.model)
             kwargs: dict[str, Any] = {"timeout_ms": cfg.timeout_ms}
             if role == "source":
                 kwargs["terminals_open"] = self.config.safety.terminals_open
+            if getattr(cfg, "channels", None):  # a bench wired otherwise than the model's
+                kwargs["channels"] = {name: str(n) for name, n in cfg.channels.items()}
             self._instruments[role] = cls(cfg.resource, **kwargs)
         return self._instruments[role]
 
@@ -314,6 +316,11 @@ def open_bench(config: BenchConfig, *, speed: float | None = None, faults: Itera
     """Bring a bench up (starting the emulator for an emulated one) and always put it back."""
     emulator = None
     if config.bench.emulated:
+        from rig.meter.vendor import resolve_vending_key
+
+        # the emulated meter reads the same key: a key that cannot be had is named here, not
+        # left to the emulator's start (rig.meter.vendor: bounded, never shown)
+        resolve_vending_key(config.meter.keys.vending_key, base=Path(config.path).parent)
         emulator = EmulatorProcess(config, speed=speed or default_speed(config),
                                    faults=list(faults) or list(config.bench.faults),
                                    state_path=state_path)

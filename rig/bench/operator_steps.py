@@ -95,6 +95,10 @@ class AnswersFile:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise AnswersFileError(f"answers file {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:  # refused at start, not at each test's setup
+            raise AnswersFileError(f"answers file {path}: not UTF-8 text (byte "
+                                   f"0x{exc.object[exc.start]:02x} at offset {exc.start})"
+                                   ) from None
         return cls.parse(text, path)
 
     @classmethod

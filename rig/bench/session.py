@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drivers.instruments.registry import roles
 from rig import __version__
 from rig.record.run_record import (
     Measurement,
@@ -33,12 +34,12 @@ from rig.record.run_record import (
 log = logging.getLogger("rig.bench.session")
 
 #: fixtures that need the open bench; those that need the meter to answer; all of ours
-BENCH_FIXTURES = frozenset({"bench", "optical", "keypad", "source", "load", "dmm", "scope",
-                            "dut"})
+ROLES = roles()  # the instrument roles, from the model registry (drivers/instruments/)
+BENCH_FIXTURES = frozenset({"bench", "optical", "keypad", *ROLES, "dut",
+                            "relay_timer", "energy_meter"})  # rig.bench.capabilities
 METER_FIXTURES = frozenset({"optical", "dut"})
 RIG_FIXTURES = BENCH_FIXTURES | {"bench_config", "profile", "vendor", "record", "attach_plot",
                                 "operator"}
-ROLES = ("source", "load", "dmm", "scope")
 
 
 class BenchFault(Exception):
@@ -57,6 +58,7 @@ class RunOptions:
     report_dir: Path = Path("reports")
     run_id: str | None = None
     profile: str | None = None  # --profile NAME|FILE: instead of the bench file's
+    meters: str | None = None  # --meters FILE: the meter's keys by the PAN it reports
 
 
 class RigSession:
@@ -78,6 +80,9 @@ class RigSession:
         self.bench_error: str | None = None
         self.meter_error: str | None = None
         self.meter_warning: str | None = None
+        # the meter's optical port is outside IEC 62056-21 (found once, at bring-up): the
+        # tests that need the meter are skipped naming it, but those that judge the link
+        self.optical_fault: str | None = None
         self.finished = False
         self.stop_reason: str | None = None  # why the run stopped early (Ctrl-C, SIGTERM, ...)
         self.teardown_errors: list[str] = []
@@ -104,15 +109,12 @@ class RigSession:
             what = "--fault" if self.options.faults else "--speed"
             raise BenchFault(f"{what} applies to an emulated bench only; {config.path.name} "
                              "is a real one (bench.emulated = false)")
-        ref = config.meter.profile
-        candidate = Path(config.path).parent / ref
-        if candidate.suffix == ".toml" and candidate.exists():
-            ref = str(candidate)
+        ref, beside = config.meter.profile, Path(config.path).parent
         where = f"{Path(config.path).name}: meter.profile"
         if self.options.profile:
-            ref, where = self.options.profile, "--profile"
+            ref, where, beside = self.options.profile, "--profile", None
         try:
-            profile = load_profile(ref)
+            profile = load_profile(ref, beside)
         except (ValueError, OSError) as exc:
             raise BenchFault(f"{where} {ref!r}: {exc}") from None
         if self.options.profile:  # the emulated meter serves this profile too
@@ -126,19 +128,18 @@ class RigSession:
 
     def activate(self, tests: list[TestOutcome]) -> None:
         """Make the run directory and its results file (the config is loaded first)."""
+        from rig.record.run_folder import RunFolderError, claim_run_dir, write_latest
+
         self.load_config()
         base = Path(self.options.report_dir)
         run_id = self.options.run_id or default_run_id(self.options.faults)
-        run_dir = base / run_id
-        if self.options.run_id is None:
-            n = 2
-            while run_dir.exists():
-                run_dir = base / f"{run_id}-{n}"
-                n += 1
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:  # a folder of its own, never one another run uses (rig.record.run_folder)
+            run_dir = claim_run_dir(base, run_id)
+            write_latest(base, run_dir)
+            self.record = RunRecord(run_dir / "results.jsonl", self.redact)
+        except (RunFolderError, OSError) as exc:
+            raise BenchFault(f"--rig-report-dir {base}: {exc}") from None
         self.run_id, self.run_dir = run_dir.name, run_dir
-        (base / "LATEST").write_text(run_dir.name + "\n", encoding="utf-8")
-        self.record = RunRecord(run_dir / "results.jsonl", self.redact)
         self.tests = {t.test: t for t in tests}
         self.active = True
 
@@ -246,6 +247,9 @@ class RigSession:
         self._meter_tried = True
         bench, config = self.bench, self.bench_config
         meter = self.identity["meter"]
+        # the bench's own config: on an emulated bench only it names the pty the emulator
+        # announced (the bench file's port is None there)
+        port = bench.config.meter.optical
         if not bench.has("optical"):
             self.meter_error = "meter bring-up failed: the bench has no optical port"
             return
@@ -257,7 +261,9 @@ class RigSession:
                 if not source.output:
                     source.output = True
                     time.sleep(min(1.0, 1.0 / max(float(bench.speed), 1e-3)))
+            started = time.monotonic()
             ident = bench.optical.identify()
+            self._judge_reaction(port, ident, time.monotonic() - started)
         except NoAnswerError as exc:
             if not bench.has("source"):
                 supply = "the bench has no AC source to power it"
@@ -266,7 +272,7 @@ class RigSession:
             else:
                 supply = "the AC source output is on"
             self.meter_error = self.redact(f"meter bring-up failed: no answer on the optical "
-                                           f"port {config.meter.optical} ({supply}): {exc}")
+                                           f"port {port} ({supply}): {exc}")
             return
         except (OpticalError, InstrumentError, OSError) as exc:
             self.meter_error = self.redact(f"meter bring-up failed: {exc}")
@@ -274,21 +280,82 @@ class RigSession:
         meter["manufacturer"] = ident.manufacturer
         meter["identification"] = ident.ident
         warnings = []
-        offered = self.profile.register_facts()  # read only what the model declares
-        for key, address in [(key, offered[fact].address) for key, fact in
-                             (("pan_read", "meter_pan"), ("firmware", "firmware"))
-                             if fact in offered]:
+        from rig.meter.fact_resolver import FactResolver
+
+        facts = FactResolver(self.profile, bench)  # read only what the model declares
+        for key, fact in (("pan_read", "meter_pan"), ("firmware", "firmware")):
+            if not facts.offers(fact):
+                continue
             try:
-                meter[key] = bench.optical.read(address).value
-            except OpticalError as exc:
-                warnings.append(f"{address}: {exc}")
+                meter[key] = str(facts.value(fact))
+            except (OpticalError, ValueError) as exc:
+                warnings.append(f"{facts.describe(fact)}: {exc}")
+                if isinstance(exc, LINK_ERRORS) and self.optical_fault is None:
+                    self.optical_fault = (
+                        f"the meter's optical port ({port}) identified itself, but a register "
+                        f"read at bring-up failed on the link ({facts.describe(fact)}: {exc}): "
+                        "every read of the plan would fail the same way after its retries, so "
+                        "only the tests that judge the optical link are run")
         if warnings:
             self.meter_warning = self.redact("meter answered at bring-up, with errors: "
                                              + "; ".join(warnings))
         pan_read = meter.get("pan_read")
-        if pan_read and pan_read != config.meter.pan:
-            self._fail(f"the meter on {config.meter.optical} reports PAN {pan_read}, the "
+        if self.options.meters:
+            self._keys_from_meters_file(pan_read, port)
+        elif pan_read and pan_read != config.meter.pan:
+            self._fail(f"the meter on {port} reports PAN {pan_read}, the "
                        f"bench file {Path(config.path).name} names {config.meter.pan}")
+
+    def _keys_from_meters_file(self, pan_read: str | None, port: Any) -> None:
+        """--meters FILE: the meter is the one it says it is; its keys and lot come from the
+        meters file by the PAN it reported (rig.bench.meters_file), not from the bench file's
+        [meter] (whose vending key reference is kept: it is the vending side's)."""
+        import dataclasses
+
+        from rig.bench.meters_file import MetersFileError, load_meters
+
+        path = self.options.meters
+        if not pan_read:
+            self._fail(f"--meters {path}: the meter on {port} did not report its PAN at "
+                       f"bring-up (its profile offers no meter_pan read, or the read failed)")
+        try:
+            entry = load_meters(path).entry_for(
+                pan_read, vending_key=self.bench_config.meter.keys.vending_key)
+        except MetersFileError as exc:
+            self._fail(f"--meters: {exc}")
+        for holder in (self, self.bench):  # the session's config and the open bench's
+            cfg = holder.bench_config if holder is self else holder.config
+            cfg = dataclasses.replace(cfg, meter=dataclasses.replace(
+                cfg.meter, pan=pan_read, keys=entry.keys))
+            if holder is self:
+                self.bench_config = cfg
+            else:
+                holder.config = cfg
+        self._vendor = None  # made again from these keys when a test asks for it
+        meter = self.identity["meter"]
+        meter.update(pan=pan_read, lot=entry.lot, meters_file=str(path),
+                     meters_file_lines=list(entry.lines))
+
+    #: IEC 62056-21:2002 6.3.14: the meter answers a request within tr <= 1.5 s
+    MAX_REACTION_S = 1.5
+    #: the host's share of a sign-on timed from here (writing the request, the break)
+    HOST_SLACK_S = 0.25
+
+    def _judge_reaction(self, port: Any, ident: Any, elapsed: float) -> None:
+        """A sign-on answered later than the standard allows makes every read of the plan
+        wait as long (and longer, retried): say so once, and let only the tests that judge
+        the optical link run, instead of running the plan into its timeouts test by test."""
+        from drivers.optical import wire_time
+
+        answer = 1 + len(ident.manufacturer) + 1 + len(ident.ident) + 2
+        answer += 2 if getattr(ident, "enhanced", None) else 0
+        reaction = elapsed - wire_time(answer, 300)
+        if reaction > self.MAX_REACTION_S + self.HOST_SLACK_S:
+            self.optical_fault = (
+                f"the meter's optical port ({port}) answered its sign-on after "
+                f"{reaction:.1f} s, past the {self.MAX_REACTION_S:g} s IEC 62056-21 allows "
+                "(6.3.14, tr): every read of the plan would wait as long, so only the tests "
+                "that judge the optical link are run")
 
     def require_bench(self) -> Any:
         """The open bench (brought up now if no test asked for it at collection)."""
@@ -333,10 +400,6 @@ class RigSession:
         self.stop_reason = self.stop_reason or reason
         if self.bench is not None:
             self.bench.stop(self.stop_reason)
-
-    def running_test(self) -> str | None:
-        """The test that was running when the run stopped, if any."""
-        return next((t.test for t in self.tests.values() if t.outcome == "running"), None)
 
     def no_verdict(self) -> str | None:
         """Why this run judged nothing, or None: the meter never came up, or no test
@@ -427,6 +490,17 @@ def deferred_signals() -> Iterator[None]:
         for sig, handler in previous.items():
             if signal.getsignal(sig) is later:  # a handler restored meanwhile stays
                 signal.signal(sig, handler)
+
+
+def _link_errors() -> tuple[type[Exception], ...]:
+    from drivers.optical import BCCError, DeadlineError, MessageTooLongError, NoAnswerError
+
+    return (NoAnswerError, DeadlineError, BCCError, MessageTooLongError)
+
+
+#: a register read that fails so says the optical link itself is unusable (no answer, an
+#: answer that never ends or is too long, a wrong block check), not that a register is missing
+LINK_ERRORS = _link_errors()
 
 
 def _opened(what: str, open_it: Any) -> Any:

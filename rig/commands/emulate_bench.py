@@ -2,6 +2,9 @@
 
 It follows the convention of every `rig` command (rig/cli.py): a bad option or an unknown
 fault is one line `rig emulate: <what was wrong>` on stderr and exit status 2.
+`rig emulate --list-models` prints one line per instrument model the rig supports (a driver
+in drivers/instruments/ and an emulated command set in emulator/scpi/): the role, the name a
+bench file uses (`[instruments.ROLE] model = NAME`) and the maker's model designation.
 """
 
 from __future__ import annotations
@@ -9,6 +12,23 @@ from __future__ import annotations
 from emulator.emulated_bench import main as _main
 
 
+def model_lines() -> list[str]:
+    """One line per supported model: role, bench-file name, maker's designation."""
+    from drivers.instruments import all_models
+    from emulator.scpi.registry import devices
+
+    served = devices()
+    rows = [(cls.ROLE, cls.MODEL, cls.DESIGNATION) for cls in all_models()
+            if cls.MODEL in served.get(cls.ROLE, {})]
+    role_w = max(len(r[0]) for r in rows)
+    name_w = max(len(r[1]) for r in rows)
+    return [f"{role:<{role_w}}  {name:<{name_w}}  {designation}"
+            for role, name, designation in rows]
+
+
 def main(argv: list[str]) -> int:
     """Serve until stopped (SIGTERM or Ctrl-C); the exit status of the emulator."""
+    if "--list-models" in argv:
+        print("\n".join(model_lines()))
+        return 0
     return _main(argv)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -23,10 +22,9 @@ from drivers.keypad import KeypadError
 from drivers.optical import OpticalError, OpticalPort
 from rig.bench.config import ConfigError, load_bench
 from rig.bench.devices import BenchError, open_bench
+from sts.digits import TokenTextError, token_text
 
 PROG = "rig meter"
-TOKEN_DIGITS = 20
-_SEPARATORS = re.compile(r"[ \-]")
 FRESH = ("an emulated bench starts afresh for each command: its meter forgets what an "
          "earlier command did unless --state names a file to keep it in")
 
@@ -48,15 +46,11 @@ class _Parser(argparse.ArgumentParser):
 
 def token_digits(text: str) -> str:
     """The 20 digits of a token typed with or without separators (spaces, dashes), or a
-    UsageError naming what is wrong (the first non-digit and its position, or the count)."""
-    for position, char in enumerate(text, start=1):
-        if not ("0" <= char <= "9" or _SEPARATORS.fullmatch(char)):
-            raise UsageError(f"token has {char!r} at position {position}: only digits, "
-                             "spaces and dashes")
-    digits = _SEPARATORS.sub("", text)
-    if len(digits) != TOKEN_DIGITS:
-        raise UsageError(f"token has {len(digits)} digits, expected {TOKEN_DIGITS}")
-    return digits
+    UsageError naming what is wrong (the one token grammar: `sts.digits.token_text`)."""
+    try:
+        return token_text(text)
+    except TokenTextError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bench TOML (default: the emulated bench, started for this read)")
     where.add_argument("--port", help="the optical head's serial port or pyserial URL "
                                       "(instead of a bench file)")
-    readout.add_argument("--json", action="store_true", help="a JSON list of registers")
+    readout.add_argument("--json", action="store_true",
+                         help="a JSON list of registers (obis, value, unit, fact, meaning)")
+    readout.add_argument("--profile", metavar="NAME|FILE",
+                         help="the meter profile that names the registers (default: the "
+                              "bench's; with --port: none, the codes are printed bare)")
     readout.add_argument("--state", metavar="FILE",
                          help="emulated bench only: the file keeping its meter's memory")
     enter = sub.add_parser("enter", help="type a token and print the meter's answer",
@@ -90,13 +88,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _readout(port: OpticalPort, as_json: bool) -> int:
+# IEC 62056-21 addresses every mode C meter may send, whatever its profile says
+_STANDARD = {"0.0.0": "device address (meter number)", "F.F": "error register"}
+# the emulated meter's rig-defined diagnostics (docs/CONTRACTS.md 3.3), named by no fact
+_DIAGNOSTIC = {
+    "C.50.1": "credit, water (subclass 1)", "C.50.2": "credit, gas (subclass 2)",
+    "C.50.3": "credit, time (subclass 3)", "C.50.4": "currency credit, electricity",
+    "C.50.5": "currency credit, water", "C.50.6": "currency credit, gas",
+    "C.50.7": "currency credit, time", "C.51.0": "relay closed (1) or open (0)",
+    "C.51.1": "bench time of the last relay contact change",
+    "C.51.2": "bench time the meter last commanded the relay",
+    "C.51.4": "bench time the meter last commanded the relay open",
+    "C.51.5": "bench time the meter last commanded the relay closed",
+    "C.52.1": "last token entered", "C.52.3": "bench time the last entry was processed",
+    "C.58.0": "lock-out remaining", "C.58.2": "bench time the last lock-out ends",
+    "C.60.0": "bench time now",
+}
+
+
+def register_names(profile: Any | None) -> dict[str, tuple[str | None, str]]:
+    """{address: (fact name or None, meaning)} from a meter profile: its register facts
+    (docs/profile.md), its declared diagnostic registers, and the IEC 62056-21 addresses."""
+    names: dict[str, tuple[str | None, str]] = {a: (None, m) for a, m in _STANDARD.items()}
+    if profile is None:
+        return names
+    from meterprofile.fact_catalogue import FACTS
+
+    for address in getattr(profile.optical, "diagnostic_registers", ()):
+        names[address] = (None, "diagnostic: " + _DIAGNOSTIC.get(address, "rig-defined"))
+    for fact_name, source in profile.register_facts().items():
+        meaning = FACTS[fact_name].meaning if fact_name in FACTS else ""
+        names[source.address] = (fact_name, meaning)
+    return names
+
+
+def _readout(port: OpticalPort, as_json: bool, profile: Any | None = None) -> int:
     registers = port.readout()
+    names = register_names(profile)
     if as_json:
-        print(json.dumps([r.as_dict() for r in registers], indent=1))
-    else:
-        for r in registers:
-            print(f"{r.obis:<8} {r.value} {r.unit}".rstrip())
+        print(json.dumps([{**r.as_dict(), "fact": names.get(r.obis, (None, ""))[0],
+                           "meaning": names.get(r.obis, (None, ""))[1]} for r in registers],
+                         indent=1))
+        return 0
+    values = [f"{r.value} {r.unit}".strip() for r in registers]
+    width = max((len(v) for v in values), default=0)
+    print(f"{'OBIS':<8} {'VALUE':<{width}}  {'FACT':<18} MEANING")
+    for r, value in zip(registers, values, strict=True):
+        fact, meaning = names.get(r.obis, (None, "not in the profile" if profile else ""))
+        print(f"{r.obis:<8} {value:<{width}}  {fact or '-':<18} {meaning}".rstrip())
+    if profile is not None:
+        print(f"(names: meter profile {profile.name}; FACT is what a plan asks for)")
     return 0
 
 
@@ -104,24 +145,22 @@ def enter_token(bench: Any, profile: Any, token: str) -> Any:
     """Type the token and read the meter's answer the way the plans do: from the facts its
     profile declares (a result register, or the message on its display through the bench
     camera), never from an address the meter does not offer."""
-    import pytest
-
-    from rig.meter.under_test import MeterUnderTest, open_display
+    from rig.meter.under_test import FactNotOffered, MeterUnderTest, open_display
 
     meter = MeterUnderTest(bench, profile, display=open_display(bench, profile))
     try:
         return meter.enter(token)
-    except pytest.skip.Exception as exc:  # the meter offers its answer by no declared source
+    except FactNotOffered as exc:  # the meter offers its answer by no declared source
         raise NoAnswerSource(f"the meter's answer to the token cannot be read: {exc}") \
             from None
 
 
-def _profile(config: Any) -> Any:
+def _profile(config: Any, ref: str | None = None) -> Any:
     from meterprofile import load_profile
 
-    ref = config.meter.profile
-    beside = Path(config.path).parent / ref
-    return load_profile(str(beside) if beside.suffix == ".toml" and beside.exists() else ref)
+    if ref is not None:  # --profile: a name, or a path from the current folder
+        return load_profile(ref)
+    return load_profile(config.meter.profile, Path(config.path).parent)
 
 
 def main(argv: list[str]) -> int:
@@ -131,16 +170,17 @@ def main(argv: list[str]) -> int:
         if args.action == "readout" and args.port:
             if args.state:
                 raise UsageError("--state is for an emulated bench, not --port")
+            profile = _profile(None, args.profile) if args.profile else None
             with OpticalPort(args.port) as port:
-                return _readout(port, args.json)
+                return _readout(port, args.json, profile)
         config = load_bench(args.bench)
         if args.state and not config.bench.emulated:
             raise UsageError(f"--state is for an emulated bench; {config.path} is a real one")
         state = Path(args.state) if args.state else None
-        profile = _profile(config)
+        profile = _profile(config, getattr(args, "profile", None))
         with open_bench(config, state_path=state) as bench:
             if args.action == "readout":
-                return _readout(bench.optical, args.json)
+                return _readout(bench.optical, args.json, profile)
             result = enter_token(bench, profile, token)
             print(f"{result.seen} ({result.display}) [{result.how}]")
             if not (result.accepted or result.seen == result.want("KCT_HELD")):

@@ -11,7 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-USAGE_ERROR, RENDER_ERROR = 2, 1
+#: the README's exit codes: 2 bad input (no record, a malformed record, a bad LATEST), 3 the
+#: report could not be written (renderer missing, disk full): the rig's own problem
+USAGE_ERROR, RENDER_ERROR = 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,9 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_run_dir(path: Path) -> Path:
-    """The run directory itself, or the LATEST run of a reports/ folder."""
+    """The run directory itself, or the LATEST run of a reports/ folder (a name inside it,
+    never followed as a path: rig.record.run_folder)."""
+    from rig.record.run_folder import latest_run_dir
+
     if not (path / "results.jsonl").is_file() and (path / "LATEST").is_file():
-        return path / (path / "LATEST").read_text(encoding="utf-8").strip()
+        return latest_run_dir(path)
     return path
 
 
@@ -42,24 +47,34 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from rig.record.report_model import RecordError
     from rig.record.report_pdf import ReportRenderError, write_report
+    from rig.record.run_folder import RunFolderError
+    from rig.record.safe_text import visible
 
-    run_dir = resolve_run_dir(Path(args.run_dir))
+    try:
+        run_dir = resolve_run_dir(Path(args.run_dir))
+    except RunFolderError as exc:
+        print(f"rig report: {visible(str(exc))}", file=sys.stderr)
+        return USAGE_ERROR
     try:
         report, written = write_report(run_dir, pdf=not args.no_pdf)
     except RecordError as exc:
-        print(f"rig report: {exc}", file=sys.stderr)
+        print(f"rig report: {visible(str(exc))}", file=sys.stderr)
         return USAGE_ERROR
     except (ReportRenderError, OSError) as exc:
-        print(f"rig report: {exc}", file=sys.stderr)
+        print(f"rig report: {visible(str(exc))}", file=sys.stderr)
         return RENDER_ERROR
     stamps = [s for s, on in (("INCOMPLETE", report.incomplete), ("PARTIAL", report.partial),
                               ("EMULATED BENCH", report.emulated)) if on]
-    print(f"rig report: run {report.run_id}: {report.verdict()}"
+    print(f"rig report: run {visible(report.run_id)}: {report.verdict()}"
           + (f" ({', '.join(stamps)})" if stamps else ""))
     if report.incomplete:
         last = report.last_line
-        print(f"  the record ends at line {report.lines} ({last.get('kind')}"
-              + (f" of {last['test']}" if last.get("test") else "") + ")")
+        print(visible(f"  the record ends at line {report.lines} ({last.get('kind')}"
+                      + (f" of {last['test']}" if last.get("test") else "") + ")"))
+    from rig.record.report_model import verdict_lines
+
+    for line in verdict_lines(report):  # the verdict with its reason, as page 1 states it
+        print(visible(f"  {line}"))
     for path in written:
         print(f"  {path}")
     return 0

@@ -13,6 +13,7 @@ input, 3 an internal error or a child killed outright, 130 stopped by Ctrl-C or 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -51,12 +52,23 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keypad kind: injector or a relay board (`rig emulate "
                              "--list-keypads`); default: the bench file's")
     parser.add_argument("--answers", metavar="FILE",
-                        help="operator answers file for the plans that need a person")
+                        help="operator answers file for the plans that need a person "
+                             "(default on the emulated bench: its own answers; `none`: "
+                             "no answers, those steps skip)")
     parser.add_argument("--allow-expired-calibration", action="store_true",
                         help="use instruments past their calibration due date")
+    parser.add_argument("--meters", metavar="FILE",
+                        help="meters file (CSV, rig.bench.meters_file): the meter's keys and "
+                             "lot by the PAN it reports, instead of the bench file's [meter]")
     parser.add_argument("--operator", metavar="NAME",
                         help="who runs the tests, named in the report (default: the bench "
                              "file's [operator])")
+    parser.add_argument("--explore", type=float, metavar="BENCH_SECONDS",
+                        help="model-based exploration for this much bench time (random event "
+                             "sequences against the reference model), and the state matrix "
+                             "in every state; off by default")
+    for flag, meta, text in RUN_FACTS:  # the run's facts for the report (rig.record)
+        parser.add_argument(flag, metavar=meta, help=text)
     parser.add_argument("--reports", default="reports", metavar="DIR",
                         help="where run directories go (default: reports/ in the current "
                              "folder)")
@@ -64,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run progress: a status line on a terminal, else one line per "
                              "test (auto, the default); one line per test (lines); none (off)")
     return parser
+
+
+#: per-run facts the report states (ISO/IEC 17025 7.8.2.1 g, h, o; 7.8.3.1 a), passed on to
+#: the plugin as --rig-<name>
+RUN_FACTS = (
+    ("--item-condition", "TEXT", "the item's condition as received, for the report"),
+    ("--item-received", "DATE", "the date the item was received (ISO 8601)"),
+    ("--temperature", "C", "ambient temperature during the run, °C"),
+    ("--humidity", "PCT", "ambient relative humidity during the run, %%"),
+    ("--signatory", "NAME[, FUNCTION]", "the authorised signatory named in the report"),
+)
 
 
 def pytest_args(args: argparse.Namespace, extra: list[str], run_dir: Path) -> list[str]:
@@ -82,12 +105,21 @@ def pytest_args(args: argparse.Namespace, extra: list[str], run_dir: Path) -> li
         cmd.append(f"--profile={args.profile}")
     if args.allow_expired_calibration:
         cmd.append("--allow-expired-calibration")
+    if getattr(args, "meters", None):
+        cmd.append(f"--meters={Path(args.meters).resolve()}")
     if args.keypad:
         cmd.append(f"--keypad={args.keypad}")
     if args.answers:
-        cmd.append(f"--answers={Path(args.answers).resolve()}")
+        cmd.append(f"--answers={args.answers}" if args.answers == "none"
+                   else f"--answers={Path(args.answers).resolve()}")
+    for flag, _, _ in RUN_FACTS:
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value:
+            cmd.append(f"--rig-{flag[2:]}={value}")
     if args.operator:
         cmd.append(f"--rig-operator={args.operator}")
+    if getattr(args, "explore", None) is not None:
+        cmd.append(f"--explore={args.explore:g}")
     if not any(_is_path(a) for a in extra):
         cmd.append(str(PLANS))
     return cmd + extra
@@ -98,20 +130,23 @@ def _is_path(arg: str) -> bool:
 
 
 def unique_run_dir(base: Path, faults: list[str]) -> Path:
-    run_id = default_run_id(faults)
-    run_dir, n = base / run_id, 2
-    while run_dir.exists():
-        run_dir, n = base / f"{run_id}-{n}", n + 1
-    return run_dir
+    """This run's folder, made now and exclusively (rig.record.run_folder): two runs
+    started in the same second never share one. RunFolderError when `base` is a file or
+    cannot be written."""
+    from rig.record.run_folder import make_run_dir
+
+    return make_run_dir(base, default_run_id(faults))
 
 
 #: the child's environment names the program, so pytest's usage errors say `rig run`
 PROG_ENV = "RIG_PROG"
 
 #: pytest's exit codes as `rig run` gives them: the same code for the same kind of problem
-#: as every rig command (2 bad input), 1 for a run that failed or judged nothing, 130 for a
-#: run stopped by Ctrl-C or SIGTERM
+#: as every rig command (2 bad input), 1 for a run that failed or judged nothing (or a bench
+#: that did not come up), 3 the rig's own failure (internal error, a record or report that
+#: could not be written), 130 for a run stopped by Ctrl-C or SIGTERM
 EXIT_CODES = {0: 0, 1: 1, 2: 130, 3: 3, 4: 2, 5: 1}
+INTERNAL = 3
 
 
 def check_before_start(args: argparse.Namespace) -> str | None:
@@ -137,12 +172,73 @@ def check_before_start(args: argparse.Namespace) -> str | None:
             load_profile(args.profile)
         except (ValueError, OSError) as exc:
             return f"--profile {args.profile}: {exc}"
-    if args.answers and not Path(args.answers).is_file():
+    for name in ("temperature", "humidity"):
+        value = getattr(args, name, None)
+        try:
+            float(value) if value is not None else None
+        except ValueError:
+            return f"--{name} must be a number, got {value!r}"
+    if getattr(args, "item_received", None):
+        import datetime as dt
+
+        try:
+            dt.date.fromisoformat(args.item_received)
+        except ValueError:
+            return f"--item-received must be a date (YYYY-MM-DD), got {args.item_received!r}"
+    if getattr(args, "meters", None):
+        from rig.bench.meters_file import MetersFileError, load_meters
+
+        try:  # a bad meters file is refused now, before any meter is brought up
+            load_meters(args.meters)
+        except MetersFileError as exc:
+            lines = str(exc).splitlines()
+            more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+            return f"--meters: {lines[0]}{more}"
+    if args.answers and args.answers != "none" and not Path(args.answers).is_file():
         return f"--answers {args.answers}: no such file"
+    if args.answers and args.answers != "none":
+        from rig.bench.operator_steps import AnswersFile, AnswersFileError
+
+        try:  # a bad answers file is refused now, not at each test's setup
+            AnswersFile.load(args.answers)
+        except AnswersFileError as exc:
+            lines = str(exc).splitlines()
+            more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+            return f"--answers {args.answers}: {lines[0]}{more}"
+    text_problem = free_text_problem(args)
+    if text_problem:
+        return text_problem
     if (args.fault or args.speed is not None) and not config.bench.emulated:
         what = "--fault" if args.fault else "--speed"
         return (f"{what} applies to an emulated bench only; {config.path.name} is a real one "
                 "(bench.emulated = false)")
+    return None
+
+
+def free_text_problem(args: argparse.Namespace) -> str | None:
+    """Free text for the report (the operator's name, the item's condition...) with a
+    control character in it (an ESC would drive the terminal that shows the report's
+    lines), named escaped, or None."""
+    from rig.record.safe_text import control_characters
+
+    for flag in ("--operator", *(flag for flag, _, _ in RUN_FACTS)):
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        bad = control_characters(value) if isinstance(value, str) else ""
+        if bad:
+            return f"{flag}: control characters are not allowed in it ({bad})"
+    return None
+
+
+def report_problem(run_dir: Path) -> str | None:
+    """What a run left unwritten (the record cut short, report.html or report.pdf not
+    written: a full disk, a renderer that failed), or None."""
+    if not (run_dir / "results.jsonl").is_file():
+        return None
+    missing = [name for name in ("report.html", "report.pdf") if not (run_dir / name).is_file()]
+    if missing:
+        return (f"{' and '.join(missing)} not written (see the line above); "
+                f"`rig report {run_dir}` renders {'them' if len(missing) > 1 else 'it'} "
+                "from results.jsonl")
     return None
 
 
@@ -200,12 +296,12 @@ def run_summary(run_dir: Path) -> list[str]:
     if not path.exists():
         return []
     end = None
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             obj = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if obj.get("kind") == "run_end":
+        if isinstance(obj, dict) and obj.get("kind") == "run_end":
             end = obj
     if end is None:
         return ["the record has no run_end line: the run was cut off (`rig report` renders "
@@ -219,24 +315,57 @@ def run_summary(run_dir: Path) -> list[str]:
     return out
 
 
+def closing_verdict(run_dir: Path) -> list[str]:
+    """The overall verdict and the stamps, read from the run's record (rig.record)."""
+    from rig.record.report_model import RecordError, load, verdict_lines
+
+    try:
+        return verdict_lines(load(run_dir))
+    except (RecordError, OSError):
+        return []
+
+
 def main(argv: list[str]) -> int:
     args, extra = build_parser().parse_known_args(argv)
     problem = check_before_start(args)
     if problem:
         print(f"rig run: {problem}", file=sys.stderr)
         return 2
-    run_dir = unique_run_dir(Path(args.reports).resolve(), args.fault)
+    from rig.record.run_folder import RunFolderError
+    from rig.record.safe_text import visible
+
+    base = Path(args.reports).resolve()
+    base_made = not base.exists()
+    try:
+        run_dir = unique_run_dir(base, args.fault)
+    except RunFolderError as exc:
+        print(f"rig run: --reports {visible(args.reports)}: {visible(str(exc))}",
+              file=sys.stderr)
+        return 2
     started = time.monotonic()
     code = run_pytest(pytest_args(args, extra, run_dir))
     if code < 0:  # killed by a signal before it could stop cleanly
         name = signal.Signals(-code).name
         print(f"rig run: pytest was killed by {name}; {fallback_safe_state(args.bench)}",
               file=sys.stderr)
-        code = 3
+        code = INTERNAL
     result = EXIT_CODES.get(code, code)
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()  # only when empty: pytest refused its arguments, nothing was run
+        if base_made:
+            base.rmdir()  # and the reports folder made for it, when it holds nothing else
+    problem = report_problem(run_dir)
+    if problem:
+        print(f"rig run: {problem}", file=sys.stderr)
+        if result in (0, 1):
+            result = INTERNAL
     summary = run_summary(run_dir)
-    print(f"rig run: {time.monotonic() - started:.1f} s, exit code {result}"
-          + (f": {'; '.join(summary)}" if summary else ""))
+    if summary and summary[0].startswith("the record has no run_end") and result in (0, 1):
+        result = INTERNAL  # pytest ended, yet the record did not: it could not be written
+    print(visible(f"rig run: {time.monotonic() - started:.1f} s, exit code {result}"
+                  + (f": {'; '.join(summary)}" if summary else "")))
+    for line in closing_verdict(run_dir):  # the verdict and stamps, as page 1 has them
+        print(f"  {visible(line)}")  # record text: no control character reaches the terminal
     for name, what in (("report.html", "report"), ("report.pdf", "PDF"),
                        ("results.jsonl", "results"), ("junit.xml", "JUnit")):
         path = run_dir / name

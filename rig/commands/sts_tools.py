@@ -2,9 +2,16 @@
 
     rig sts keygen --dkga 02|04 --vending-key HEX --pan PAN --sgc SGC --ti TI --krn N --kt N
                    [--base-date 1993|2014|2035] [--ea 07|11]
-    rig sts vend KIND [KIND options] (--decoder-key HEX --ea EA | keygen options)
-                 [--tid N | --at "YYYY-MM-DD HH:MM[:SS]"] [--base-date Y] [--rnd N] [--json]
-    rig sts decode TOKEN [--decoder-key HEX --ea EA | keygen options] [--base-date Y] [--json]
+    rig sts vend KIND [KIND options] (--decoder-key HEX --ea EA | keygen options |
+                 --bench [FILE]) [--tid N | --at "YYYY-MM-DD HH:MM[:SS]"] [--base-date Y]
+                 [--rnd N] [--json]
+    rig sts decode TOKEN [--decoder-key HEX --ea EA | keygen options | --bench [FILE]]
+                 [--base-date Y] [--json]
+
+`--bench FILE` takes the key from a bench file: its meter's PAN and key settings
+([meter.keys]) and its vending key reference, as the rig's vendor does, so a token vended
+with it is one the meter on that bench accepts; `--bench` alone is the default emulated bench
+(rig/benches/emulated.toml). The key itself is never printed.
 
 Exit status as for every `rig` command (see rig/cli.py): any wrong input exits 2 with one
 line `rig sts: <what was wrong>` on stderr; `decode` exits 1 when the CRC does not match
@@ -21,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -35,7 +43,7 @@ PROG = "rig sts"
 KINDS = ("credit", "currency", "power-limit", "clear-credit", "tariff-rate", "clear-tamper",
          "phase-unbalance", "water-factor", "key-change", "test")
 KEYGEN_OPTIONS = ("dkga", "vending_key", "pan", "sgc", "ti", "krn", "kt")
-KEY_OPTIONS = ("decoder_key", *KEYGEN_OPTIONS, "ea", "base_date")
+KEY_OPTIONS = ("decoder_key", *KEYGEN_OPTIONS, "ea", "base_date", "bench")
 TIME_OPTIONS = ("tid", "at")
 # what each kind of token carries besides its own options (a test token: nothing)
 UNUSED: dict[str, tuple[str, ...]] = {
@@ -127,6 +135,10 @@ def _add_key_options(parser: argparse.ArgumentParser, *, suppress: bool,
     if not keygen_required:
         group.add_argument("--decoder-key", metavar="HEX", default=default,
                            help="the meter's decoder key (16 or 32 hex digits)")
+        group.add_argument("--bench", metavar="FILE", nargs="?", const="", default=default,
+                           help="the key of the meter on this bench file (its PAN, key "
+                                "settings and vending key; without FILE: the default "
+                                "emulated bench); instead of the other key options")
     group.add_argument("--dkga", choices=("02", "04"), default=default, required=keygen_required,
                        help="decoder key generation algorithm")
     group.add_argument("--vending-key", metavar="HEX", default=default,
@@ -267,6 +279,49 @@ def key_bytes(text: str, option: str, ea: str | None = None) -> bytes:
         raise UsageError(f"{PROG}: {exc}") from None
 
 
+def bench_argv(argv: list[str]) -> list[str]:
+    """`--bench` right before a KIND or a token means the default bench, not a file named
+    like them: `rig sts vend --bench credit ...` is read as `--bench= credit ...`."""
+    out = list(argv)
+    for i, word in enumerate(out[:-1]):
+        after = out[i + 1]
+        if word == "--bench" and (after in KINDS or (after and
+                                                     set(after) <= set("0123456789 -"))):
+            out[i] = "--bench="
+    return out
+
+
+@dataclass(frozen=True)
+class BenchKey:
+    """The key of a bench's meter, as its vendor holds it (never shown)."""
+
+    key: bytes = field(repr=False)
+    ea: str
+    base_date: int
+    kt: int
+    sgc: str | None
+    pan: str
+
+
+def bench_key(args: argparse.Namespace) -> BenchKey | None:
+    """The key of the meter on `--bench` (None without it); a UsageError if other key
+    options come with it (they would contradict the bench file)."""
+    ref = getattr(args, "bench", None)
+    if ref is None:
+        return None
+    given = [f"--{name.replace('_', '-')}" for name in KEY_OPTIONS
+             if name != "bench" and getattr(args, name, None) is not None]
+    if given:
+        raise UsageError(f"{PROG}: --bench takes the key from the bench file; it cannot go "
+                         f"with {', '.join(given)}")
+    from rig.bench.config import load_bench
+    from rig.meter.vendor import BenchVendor
+
+    vendor = BenchVendor.for_bench(load_bench(ref or None))  # ConfigError, VendingKeyError
+    return BenchKey(bytes(vendor.decoder_key), vendor.ea, vendor.base_date, vendor.kt,
+                    vendor.sgc, str(vendor.pan))
+
+
 def _derive(args: argparse.Namespace, base_date: int) -> bytes:
     missing = [f"--{name.replace('_', '-')}" for name in KEYGEN_OPTIONS
                if getattr(args, name, None) is None]
@@ -400,6 +455,10 @@ def _vend(args: argparse.Namespace) -> int:
     if args.kind == "test":
         tokens = [sts.test_token(args.control, mfr_code=args.mfr_code,
                                  mfr_digits=args.mfr_digits)]
+    elif (bench := bench_key(args)) is not None:
+        base_date = bench.base_date  # the meter's key was derived for its base date
+        vendor = sts.Vendor(bench.key, bench.ea, base_date, bench.kt, sgc=bench.sgc)
+        tokens = _vend_kind(vendor, args)
     else:
         key, ea = _decoder_key(args, base_date, required=True)
         assert key is not None and ea is not None
@@ -445,7 +504,11 @@ def _vend_kind(vendor: sts.Vendor, args: argparse.Namespace) -> list[sts.Token]:
 
 def _decode(args: argparse.Namespace) -> int:
     base_date = args.base_date or 1993
-    key, ea = _decoder_key(args, base_date, required=False)
+    bench = bench_key(args)
+    if bench is not None:
+        base_date, key, ea = bench.base_date, bench.key, bench.ea
+    else:
+        key, ea = _decoder_key(args, base_date, required=False)
     decoded = sts.decode(args.token, key, ea)
     info = describe(decoded, base_date)
     if args.json:
@@ -459,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run `rig sts ...`; returns the exit status."""
     parser = build_parser()
     try:
-        args, extra = parser.parse_known_args(argv)
+        args, extra = parser.parse_known_args(bench_argv(sys.argv[1:] if argv is None
+                                                         else argv))
         if extra:
             raise UsageError(f"{PROG}: {unrecognized(extra, getattr(args, 'kind', None))}")
         handler = {"keygen": _keygen, "vend": _vend, "decode": _decode}[args.command]

@@ -1,9 +1,11 @@
 """The resolver: a plan asks for a fact, the profile says where this meter model gives it.
 
-One reader per declared source kind (rig/meter/sources/), bound on first use. A fact declared
-`none`, or on a source this bench lacks (no camera, no operator), raises `FactUnavailable`;
-the plans skip a test on it, naming the fact. Every reading says how it was obtained, and
-the resolver keeps the last one per fact so the report can show it beside the value.
+Each declaration is bound, on first use, to the reader class registered under its source tag
+(`rig.meter.sources.fact_source`). Whether the fact is offered on this bench is decided here,
+once for every kind: the tag offers it at all (not `none`), and the bench has what the reader
+class needs (an optical port, a camera, an operator, an instrument role); if not,
+`FactNotOffered` names the fact and why. Every reading says how it was obtained, and the
+resolver keeps the last one per fact so the report can show it beside the value.
 """
 
 from __future__ import annotations
@@ -11,21 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from meterprofile import (
-    DisplaySource,
-    InstrumentSource,
-    MeterProfile,
-    OperatorSource,
-    RegisterSource,
-)
+from meterprofile import MeterProfile
 from meterprofile.fact_catalogue import fact as fact_named
-from rig.meter.sources import FactReading, FactUnavailable
-from rig.meter.sources.display_source import DisplayFact
-from rig.meter.sources.instrument_source import InstrumentFact
-from rig.meter.sources.operator_source import OperatorFact
-from rig.meter.sources.register_source import RegisterFact
+from rig.meter.sources import (
+    BenchAccess,
+    FactNotOffered,
+    FactReading,
+    FactUnavailable,
+    ReaderBase,
+    not_offered,
+    reader_for,
+)
 
-__all__ = ["FactReading", "FactResolver", "FactUnavailable"]
+__all__ = ["FactNotOffered", "FactReading", "FactResolver", "FactUnavailable"]
 
 
 class FactResolver:
@@ -38,46 +38,57 @@ class FactResolver:
         self.display = display
         self.operator = operator
         self.type_keys = type_keys or (lambda keys: bench.keypad.type_keys(keys))
-        self._readers: dict[str, Any] = {}
+        self.access = BenchAccess(bench, display, operator, self.type_keys)
+        self._readers: dict[str, ReaderBase] = {}
         self.last: dict[str, FactReading] = {}
 
-    def source_kind(self, name: str) -> str:
-        """register, display, instrument, operator or none, as declared for `name`."""
-        fact_named(name)
-        return self.profile.fact_source(name).source
+    def describe(self, name: str) -> str:
+        """How the profile declares `name`, in one line ("register C.50.0")."""
+        return self.profile.fact_source(name).describe()
 
     def offers(self, name: str) -> bool:
         """True when the profile declares a source for `name` that this bench can use."""
         try:
             self._reader(name)
-        except FactUnavailable:
+        except FactNotOffered:
             return False
         return True
 
-    def _reader(self, name: str) -> Any:
+    def reported_by_meter(self, name: str) -> bool:
+        """True when the meter itself reports `name` on this bench (a register, say), not
+        a person, an instrument or its display: a plan may check it against an instrument."""
+        return self.offers(name) and self._reader(name).meter_reported
+
+    def shown(self, text: str) -> str:
+        """`text` as this meter's display text fact gives it (the 7-segment form when it is
+        read off the display; unchanged from a register)."""
+        return self._class_of("display_text").shows(text, self.profile)
+
+    def entry_result(self, meter: Any, keys: str, press_ms: float | None = None,
+                     gap_ms: float | None = None, code: bool = False) -> Any:
+        """Type `keys` on `meter` and read the result where this model gives entry results."""
+        return self._reader("entry_result").entry_result(meter, keys, press_ms, gap_ms, code)
+
+    def _class_of(self, name: str) -> type[ReaderBase]:
+        src = self.profile.fact_source(name)
+        cls = reader_for(src.source)
+        if cls is None:
+            raise FactNotOffered(name, f"no reader is registered for source {src.source!r}")
+        return cls
+
+    def _reader(self, name: str) -> ReaderBase:
         if name in self._readers:
             return self._readers[name]
         fact_named(name)
         src = self.profile.fact_source(name)
-        if isinstance(src, RegisterSource):
-            if not self.bench.has("optical"):
-                raise FactUnavailable(name, "declared as a register, and the bench has no "
-                                            "optical port")
-            reader: Any = RegisterFact(self.bench.optical, src)
-        elif isinstance(src, DisplaySource):
-            if self.display is None:
-                raise FactUnavailable(name, "declared on the display, and the bench has no "
-                                            "camera on it (bench file [meter] camera)")
-            reader = DisplayFact(self.display, self.type_keys, src)
-        elif isinstance(src, InstrumentSource):
-            reader = InstrumentFact(self.bench, src)
-        elif isinstance(src, OperatorSource):
-            if self.operator is None:
-                raise FactUnavailable(name, "declared as an operator's answer, and no "
-                                            "operator is at this bench")
-            reader = OperatorFact(self.operator, src)
-        else:
-            raise FactUnavailable(name, f"profile {self.profile.name} declares no source")
+        cls = self._class_of(name)
+        if not cls.offered:
+            raise FactNotOffered(name, f"profile {self.profile.name} declares no source")
+        for need in cls.needs_of(src):
+            why = self.access.lacks(need)
+            if why is not None:
+                raise not_offered(name, cls, src, why)
+        reader = cls.bind(src, self.access)
         self._readers[name] = reader
         return reader
 

@@ -5,70 +5,32 @@ A small strategy layer over the drivers (labgrid style). Plans ask for facts ("c
 (rig/meter/fact_resolver.py)
 reads each from where the meter's profile says this model gives it: an optical register, the
 display (through the bench camera), an instrument, the operator. A fact the meter does not
-offer skips the test, naming the fact. Entry results come from the result register where the
-model has one, else from the message its display shows after ENTER. Waits are in bench time,
-so a plan runs the same on a real bench (speed 1) and on a fast emulated one.
+offer raises `FactNotOffered` naming the fact (the pytest layer, `rig.plugin`, skips the test
+on it; a command reports it). Entry results are read by the source the profile declares for
+`entry_result`: the result register where the model has one, else the message its display
+shows after ENTER. Waits are in bench time, so a plan runs the same on a real bench (speed 1)
+and on a fast emulated one. This module knows nothing of pytest: the `dut` fixture is in
+`rig.plugin.fixtures`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
-from meterprofile import describe_source
 from rig.bench.devices import Bench
-from rig.meter.fact_resolver import FactResolver, FactUnavailable
+from rig.meter.entry_result import EntryResult
+from rig.meter.fact_resolver import FactNotOffered, FactResolver, FactUnavailable
+from sts.digits import token_text
+
+__all__ = ["EntryLog", "EntryResult", "FactNotOffered", "FactUnavailable", "MeterUnderTest",
+           "open_display", "record_outcome"]
 
 log = logging.getLogger("rig.meter.under_test")
-
-_COUNTED = re.compile(r"^(\S+) [0-9]+$")  # "KCT 2": the message KCT with a count
-
-
-@dataclass(frozen=True)
-class EntryResult:
-    """What the meter said about one entry: its outcome where the model reports one
-    (a result register), else only the message its display showed (`outcome` None)."""
-
-    outcome: str | None
-    display: str
-    t_enter: float  # bench time ENTER was pressed (the injector's clock)
-    messages: dict[str, str] = field(default_factory=dict, repr=False)
-    code: bool = False  # a short code (its display is a value, not a message)
-    how: str = ""  # where the result was read: "register C.52.0", "display"
-
-    @property
-    def seen(self) -> str:
-        """The outcome, or the message shown ("KCT 2" reads as the message "KCT")."""
-        if self.outcome is not None:
-            return self.outcome
-        counted = _COUNTED.match(self.display)
-        if counted and counted[1] in self.messages.values():
-            return counted[1]
-        return self.display
-
-    def want(self, outcome: str) -> str:
-        """What `seen` must be for `outcome`: the outcome itself, or its declared message
-        (on a display-only meter KEY_EXPIRED and CRC_ERROR are both GAGAL)."""
-        if self.outcome is not None:
-            return outcome
-        return self.messages.get(outcome, outcome)
-
-    @property
-    def accepted(self) -> bool:
-        """Accepted: ACCEPT, or its message, or a code that showed a value (no refusal)."""
-        if self.outcome is not None:
-            return self.outcome == "ACCEPT"
-        if self.code:
-            refusals = {m for o, m in self.messages.items() if o != "ACCEPT"}
-            return self.seen not in refusals
-        return self.seen == self.want("ACCEPT")
 
 
 @dataclass
@@ -105,16 +67,15 @@ class MeterUnderTest:
         # host-side timestamps (a TIME? query around an instrument command) are good to a
         # few hundred ms of real time: this much bench time, at the bench's clock speed
         self.host_slack_s = 0.25 * self.speed
+        # the entry counter read before the first key of an entry still being typed
+        self._entry_count_at_start: Any = None
 
     # --- facts ----------------------------------------------------------------------------
 
     def fact(self, name: str) -> Any:
-        """The fact's value now; the test is skipped, naming the fact, if the meter does not
-        offer it by any declared source."""
-        try:
-            return self.facts.value(name)
-        except FactUnavailable as exc:
-            pytest.skip(str(exc))
+        """The fact's value now; `FactNotOffered`, naming the fact, if the meter does not
+        offer it by any declared source on this bench (a plan's test is then skipped)."""
+        return self.facts.value(name)
 
     def offers(self, name: str) -> bool:
         """True when this meter offers `name` on this bench (for optional checks)."""
@@ -122,7 +83,7 @@ class MeterUnderTest:
 
     def via(self, *names: str) -> str:
         """" [register C.50.0]": how the named facts are obtained, for a measurement name."""
-        return " [" + "; ".join(describe_source(self.profile.fact_source(n)) for n in names) + "]"
+        return " [" + "; ".join(self.facts.describe(n) for n in names) + "]"
 
     def credit(self) -> Decimal:
         """Available credit of subclass 0 (kWh)."""
@@ -136,11 +97,23 @@ class MeterUnderTest:
     def shown(self, text: str) -> str:
         """`text` as this meter's display shows it (7-segment canonical form) when results
         are read off the display; unchanged when they come from a register."""
-        if self.facts.source_kind("display_text") != "display":
-            return text
-        from meterprofile.lcd import canonical
+        return self.facts.shown(text)
 
-        return canonical(text, _layout(self.profile))
+    def reports(self, name: str) -> bool:
+        """True when the meter itself reports fact `name` on this bench (e.g. a register),
+        apart from its display: a plan may check that report against an instrument."""
+        return self.facts.reported_by_meter(name)
+
+    @staticmethod
+    def shown_number(text: str) -> float:
+        """The first number in display text ("230.0 V" -> 230.0), read as the display
+        source reads it; ValueError naming the text when it shows none."""
+        from rig.meter.sources.display_source import first_number
+
+        number = first_number(text)
+        if number is None:
+            raise ValueError(f"the display shows {text!r}, no number")
+        return number
 
     # --- time -----------------------------------------------------------------------------
 
@@ -169,9 +142,7 @@ class MeterUnderTest:
     def enter(self, token: Any, press_ms: float | None = None,
               gap_ms: float | None = None) -> EntryResult:
         """Type a 20-digit token and ENTER; the meter's outcome and display."""
-        digits = str(token)
-        if len(digits) != 20 or not digits.isdigit():
-            raise ValueError(f"a token has 20 digits, got {len(digits)} characters")
+        digits = token_text(str(token))  # TokenTextError (a ValueError) naming what is wrong
         result = self.entry(digits + "#", press_ms, gap_ms)
         self.entries.note(result)
         return result
@@ -182,62 +153,43 @@ class MeterUnderTest:
 
     def keys(self, keys: str, press_ms: float | None = None,
              gap_ms: float | None = None) -> tuple[float, float]:
-        """Press keys without waiting for a result (0-9, < backspace, # enter)."""
-        return self.bench.keypad.type_keys(keys, press_ms or self.press_ms,
-                                           gap_ms or self.gap_ms)
+        """Press keys without waiting for a result (0-9, < backspace, # enter).
+
+        The first keys of an entry left without its ENTER read the meter's entry counter
+        first (where it has one): the ENTER typed later by `entry` is then told by that
+        count, with no read between the last digit and ENTER, which on a slow optical link
+        would outlast the meter's entry timeout and drop the token."""
+        if (self._entry_count_at_start is None and "#" not in keys
+                and self.offers("entry_count")):
+            self._entry_count_at_start = self.fact("entry_count")
+        try:
+            return self.bench.keypad.type_keys(keys, press_ms or self.press_ms,
+                                               gap_ms or self.gap_ms)
+        finally:
+            if "#" in keys:
+                self._entry_count_at_start = None
+
+    def entry_count_before(self) -> Any:
+        """The entry counter as it was before this entry's first key: noted by `keys` when
+        the entry was begun without its ENTER, else read now (before any key is typed)."""
+        if self._entry_count_at_start is not None:
+            return self._entry_count_at_start
+        return self.fact("entry_count")
 
     def entry(self, keys: str, press_ms: float | None = None, gap_ms: float | None = None,
               *, code: bool = False) -> EntryResult:
-        """Type `keys` (ending with ENTER, '#') and read the result of that entry."""
-        kind = self.facts.source_kind("entry_result")
-        if kind == "register":
-            return self._register_result(keys, press_ms, gap_ms, code)
-        if kind == "display":
-            return self._display_result(keys, press_ms, gap_ms, code)
-        self.fact("entry_result")  # skips, naming the fact
-        raise AssertionError("unreachable")
+        """Type `keys` (ending with ENTER, '#') and read the result of that entry, by the
+        source the profile declares for `entry_result`."""
+        return self.facts.entry_result(self, keys, press_ms, gap_ms, code)
 
-    def _register_result(self, keys: str, press_ms: float | None, gap_ms: float | None,
-                         code: bool) -> EntryResult:
-        counted = self.offers("entry_count")
-        before = self.fact("entry_count") if counted else None
-        _, t_enter = self.keys(keys, press_ms, gap_ms)
-        if counted:
-            moved = self.wait_until(lambda: self.fact("entry_count") != before, 60.0, 0.2)
-            how = describe_source(self.profile.fact_source("entry_result"))
-            if not moved:
-                return EntryResult("NO_RESULT", self._display_now(), t_enter,
-                                   self.profile.display.messages, code, how)
-        else:
-            self.wait(1.0)
-        return EntryResult(self.fact("entry_result"), self._display_now(), t_enter,
-                           self.profile.display.messages, code,
-                           describe_source(self.profile.fact_source("entry_result")))
-
-    def _display_now(self) -> str:
+    def display_now(self) -> str:
+        """What the display shows now, where the meter offers it ("" where not)."""
         return str(self.fact("display_text")) if self.offers("display_text") else ""
-
-    def _display_result(self, keys: str, press_ms: float | None, gap_ms: float | None,
-                        code: bool) -> EntryResult:
-        if self.display_reader is None:
-            self.fact("entry_result")  # skips: no camera on this bench
-        messages = self.profile.display.messages
-        shown = set(messages.values())
-        typed = keys.rstrip("#").replace("<", "")
-        _, t_enter = self.keys(keys, press_ms, gap_ms)
-
-        def is_result(text: str) -> bool:
-            if code:
-                return text != "" and text != typed[-8:]
-            counted = _COUNTED.match(text)
-            return text in shown or bool(counted and counted[1] in shown)
-
-        reading = self.display_reader.read_until(is_result, 30.0)
-        return EntryResult(None, reading.text, t_enter, messages, code, "display")
 
     # --- supply ---------------------------------------------------------------------------
 
     def supply(self, on: bool) -> None:
+        self._entry_count_at_start = None  # a half-typed entry does not survive this
         source = self.bench.instrument("source")
         if on:
             source.voltage = self.profile.ratings.voltage_v
@@ -265,9 +217,10 @@ class MeterUnderTest:
         if self.bench.has("load"):
             load = self.bench.instrument("load")
             load.on = False
-            if hasattr(type(load), "leakage") and type(load).leakage is not None:
-                load.leakage = 0
+        if self.bench.has("switch"):  # no earth-leak resistor left connected
+            self.bench.instrument("switch").set_named("earth_leak", False)
         self.bench.keypad.type_keys("<" * 22, 40, 60)
+        self._entry_count_at_start = None
         self._no_lockout_pending()
 
     def _no_lockout_pending(self) -> None:
@@ -291,7 +244,8 @@ def record_outcome(record: Callable[..., Any], name: str, result: EntryResult,
                    expected: str) -> Any:
     """Record an entry's outcome against the expected one: the outcome where the meter
     reports it, else the message shown against the message declared for `expected`."""
-    return record(f"{name} [{result.how}]", result.seen, nominal=result.want(expected))
+    return record(name, result.seen, nominal=result.want(expected),
+                  source=result.source or "meter", obtained=result.how or None)
 
 
 def _layout(profile: Any) -> Any:
@@ -318,30 +272,3 @@ def open_display(bench: Any, profile: Any) -> Any:
     if corners is None and emulator is not None:  # the emulated camera says where the LCD is
         corners = emulator.endpoints.get("camera_corners")
     return DisplayReader(open_camera(spec), _layout(profile), corners, rotate)
-
-
-_DISPLAY = pytest.StashKey[Any]()
-_ENTRIES = pytest.StashKey[EntryLog]()  # the run's one log: refusals carry across tests
-
-
-@pytest.fixture
-def dut(request: pytest.FixtureRequest, profile: Any, operator: Any) -> MeterUnderTest:
-    """The meter under test (`MeterUnderTest`), in a known state."""
-    from rig.plugin.fixtures import meter_bench
-
-    bench = meter_bench(request)
-    if not bench.has("keypad"):
-        pytest.skip("no keypad injector on this bench: the meter cannot be driven")
-    stash = request.config.stash
-    if _DISPLAY not in stash:
-        try:
-            stash[_DISPLAY] = open_display(bench, profile)
-        except Exception as exc:  # a camera that does not answer: display facts unusable
-            log.warning("the display camera did not open: %s", exc)
-            stash[_DISPLAY] = None
-    if _ENTRIES not in stash:
-        stash[_ENTRIES] = EntryLog()
-    meter = MeterUnderTest(bench, profile, display=stash[_DISPLAY], operator=operator,
-                           entries=stash[_ENTRIES])
-    meter.prepare()
-    return meter

@@ -20,13 +20,34 @@ from pathlib import Path
 from typing import Any
 
 import sts
+from drivers.bounded_read import InputRefused, read_file
 from rig.bench.config import BenchConfig, MeterKeys
 from rig.secret_key import SecretKey, secret
 from sts.tid import parse_base_date
 
+KEY_FILE_MAX = 4096  # bytes of a key file: a key is at most 48 hex digits, with comments
+
 
 class VendingKeyError(ValueError):
     """The bench's vending key cannot be had; the message names the reference, never a key."""
+
+
+def read_key_file(path: Path, option: str = "meter.keys.vending_key") -> str:
+    """The text of a key file, read with a bound: a FIFO (which blocks), a device such as
+    /dev/zero (which never ends) or a file longer than KEY_FILE_MAX is refused, naming the
+    option and the file, never the key."""
+    try:
+        data = read_file(path, KEY_FILE_MAX, what="key file")
+    except InputRefused as exc:
+        raise VendingKeyError(f"vending key ({option}): {exc}") from None
+    except OSError as exc:
+        raise VendingKeyError(f"vending key ({option}): cannot read key file {path}: "
+                              f"{exc.strerror or type(exc).__name__}") from None
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
+        raise VendingKeyError(f"vending key ({option}): key file {path} is not ASCII text") \
+            from None
 
 
 def resolve_vending_key(reference: str, *, base: Path | None = None) -> SecretKey:
@@ -44,11 +65,7 @@ def resolve_vending_key(reference: str, *, base: Path | None = None) -> SecretKe
         path = Path(ref[5:].strip()).expanduser()
         if not path.is_absolute() and base is not None:
             path = base / path
-        try:
-            text = path.read_text(encoding="ascii")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise VendingKeyError(f"vending key: cannot read key file {path}: "
-                                  f"{type(exc).__name__}") from None
+        text = read_key_file(path)
         where = f"key file {path}"
     else:
         text, where = ref, "meter.keys.vending_key"

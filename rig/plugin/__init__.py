@@ -58,6 +58,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                          "emulated bench serves this profile's meter")
     group.addoption("--allow-expired-calibration", action="store_true",
                     help="use instruments past their calibration due date")
+    group.addoption("--meters", default=None, metavar="FILE",
+                    help="meters file (CSV): the meter's keys and lot by the PAN it reports "
+                         "at bring-up, instead of the bench file's [meter] pan and keys")
     group.addoption("--rig-report-dir", default="reports", metavar="DIR",
                     help="where run directories are written (default: reports/)")
     group.addoption("--rig-run-id", default=None, metavar="ID",
@@ -71,8 +74,18 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="operator answers file for the plans that need a person "
                          "(rig/bench/operator_steps.py); without it and without a terminal "
                          "they skip")
+    group.addoption("--explore", type=float, default=None, metavar="BENCH_SECONDS",
+                    help="run the model-based exploration (testplans/test_explore.py) for "
+                         "this much bench time, and the state matrix in every state; off "
+                         "(skipped) without it")
     group.addoption("--rig-only-faults", default=None, metavar="NAME[,NAME]",
                     help="run only the plan tests marked to catch these faults")
+    for name, text in (("item-condition", "the item's condition as received"),
+                       ("item-received", "the date the item was received"),
+                       ("temperature", "ambient temperature, °C"),
+                       ("humidity", "ambient relative humidity, %%"),
+                       ("signatory", "the authorised signatory: NAME[, FUNCTION]")):
+        group.addoption(f"--rig-{name}", default=None, help=f"for the report: {text}")
     group.addoption("--rig-progress", default="auto", choices=("auto", "lines", "off"),
                     help="run progress: a status bar on a terminal, else a line per test "
                          "(auto); a line per test (lines); none (off)")
@@ -83,13 +96,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "clause(*refs): clauses of IEC 62055 / SPLN D3.009-1 a plan test checks")
     config.addinivalue_line(
         "markers", "faults(*names): emulator faults this plan test is meant to catch")
+    config.addinivalue_line(
+        "markers", "judges_optical_link: a plan test that judges the optical port itself, "
+        "run even when bring-up found the port outside IEC 62056-21")
+    config.addinivalue_line(
+        "markers", "measures(*declared): the measurements a plan test declares "
+        "(rig.record.measures.Measure)")
     opt = config.option
     if opt.speed is not None and opt.speed <= 0:
         raise pytest.UsageError(f"rig: --speed must be a positive number, got {opt.speed:g}")
     session = RigSession(RunOptions(
         bench=opt.bench, speed=opt.speed, faults=list(opt.fault),
         allow_expired_calibration=opt.allow_expired_calibration,
-        report_dir=Path(opt.rig_report_dir), run_id=opt.rig_run_id, profile=opt.profile))
+        report_dir=Path(opt.rig_report_dir), run_id=opt.rig_run_id, profile=opt.profile,
+        meters=opt.meters))
     config.stash[SESSION] = session
     if opt.bench or opt.fault or opt.profile:  # asked for: a bad file is a usage error now
         try:
@@ -111,6 +131,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[REPORT] = report
         config.pluginmanager.register(report, "rig-html-report")
     config.pluginmanager.register(_Outcomes(session), "rig-outcomes")
+    from rig.plugin.stop_notice import PLUGIN_NAME, StopNotice
+
+    config.pluginmanager.register(StopNotice(config), PLUGIN_NAME)  # SIGTERM: no crash text
     from rig.plugin.progress import RigProgress
 
     config.pluginmanager.register(  # active only once collection shows a plan session
@@ -187,7 +210,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if reporter is not None:
             reporter.write_line(text, red=True, bold=True)
     if error:
-        pytest.exit(f"rig: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+        # a device or bench problem, not bad input: exit 1, as every rig command (README)
+        pytest.exit(f"rig: {error}", returncode=pytest.ExitCode.TESTS_FAILED)
 
 
 def _describe_environment(config: pytest.Config, rig: RigSession) -> None:
@@ -249,12 +273,17 @@ def _attach_extras(item: pytest.Item, report: pytest.TestReport, rig: RigSession
     if REPORT not in item.config.stash:
         return
     from rig.record.pytest_html import html_extra, measurement_html, png_extra
+    from rig.record.run_record import read_record
 
-    recorder = item.stash.get(RECORDER, None)
     test = rig.tests[item.nodeid]
     extras = list(getattr(report, "extras", []))
+    lines = []  # the view is of the record, as written (flushed line by line)
+    if rig.run_dir is not None and (rig.run_dir / "results.jsonl").is_file():
+        lines = [x for x in read_record(rig.run_dir / "results.jsonl")
+                 if x.get("kind") == "measurement" and x.get("test") == item.nodeid]
+    emulated = bool(rig.bench_config is not None and rig.bench_config.bench.emulated)
     extras.append(html_extra(rig.redact(measurement_html(
-        test.clauses, recorder.measurements if recorder else [], test.faults))))
+        test.clauses, lines, test.faults if emulated else None))))
     for title, png in item.stash.get(PLOTS, []):
         extras.append(png_extra(png, title))
     report.extras = extras
@@ -384,21 +413,45 @@ def rig_stopped_in(rig: RigSession) -> str:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
                             config: pytest.Config) -> None:
+    """The run's last words: the report written from the closed record, then the overall
+    verdict (from that record, as page 1 states it), the stamps and where the report is."""
     rig = config.stash[SESSION]
     if not rig.active:
         return
-    matrix = clause_matrix(rig.tests.values())
-    verdicts: dict[str, int] = {}
-    for row in matrix:
-        verdicts[row["verdict"]] = verdicts.get(row["verdict"], 0) + 1
     terminalreporter.write_sep("-", "STS Rig")
     if rig.meter_error:
         terminalreporter.write_line(f"meter: {rig.meter_error}")
-    terminalreporter.write_line(
-        f"clauses: {len(matrix)} (" + ", ".join(f"{n} {v}" for v, n in
-                                                 sorted(verdicts.items())) + ")")
+    report = _report_once(config, rig)
+    if report is None:
+        terminalreporter.write_line(f"results: {rig.run_dir / 'results.jsonl'}")
+        return
+    from rig.record.report_model import verdict_lines
+
+    colour = {"PASS": {"green": True}, "FAIL": {"red": True}}.get(report.verdict(),
+                                                                   {"yellow": True})
+    lines = verdict_lines(report)
+    terminalreporter.write_line(rig.redact(lines[0]), bold=True, **colour)
+    for line in lines[1:]:
+        terminalreporter.write_line(line)
     terminalreporter.write_line(f"results: {rig.run_dir / 'results.jsonl'}")
-    terminalreporter.write_line(f"report:  {rig.run_dir / 'report.html'}, report.pdf")
+    for name in ("report.pdf", "report.html"):
+        if (rig.run_dir / name).exists():
+            terminalreporter.write_line(f"report:  {rig.run_dir / name}")
+
+
+WRITTEN = pytest.StashKey[Any]()
+
+
+def _report_once(config: pytest.Config, rig: RigSession) -> Any:
+    """report.html and report.pdf, written once (at the summary, else at unconfigure), from
+    the record; the RunReport they show, or None when it could not be built."""
+    if WRITTEN in config.stash:
+        return config.stash[WRITTEN]
+    report = None
+    if rig.run_dir is not None and (rig.run_dir / "results.jsonl").is_file():
+        report = _write_signed_report(rig, rig.run_dir / "report.html")
+    config.stash[WRITTEN] = report
+    return report
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -412,8 +465,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
     htmlpath = getattr(config.option, "htmlpath", None)
     ours = rig.run_dir / "report.html" if rig.run_dir is not None else None
-    if ours is not None and (rig.run_dir / "results.jsonl").is_file():
-        _write_signed_report(rig, ours)
+    _report_once(config, rig)
     if htmlpath and Path(htmlpath).is_file() and REPORT in config.stash \
             and (ours is None or Path(htmlpath).resolve() != ours.resolve()):
         append_section(Path(htmlpath), rig.redact(clause_matrix_html(
@@ -424,13 +476,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         redact_file(Path(xmlpath), rig.redact)
 
 
-def _write_signed_report(rig: RigSession, path: Path) -> None:
-    """report.html and report.pdf from the closed record; a rendering failure is said in one
+def _write_signed_report(rig: RigSession, path: Path) -> Any:
+    """report.html and report.pdf from the record; a rendering failure is said in one
     line (the record stays, and `rig report RUN_DIR` renders it again)."""
     from rig.record.report_pdf import write_report
 
     try:
-        write_report(path.parent, redact=rig.redact)
+        report, _ = write_report(path.parent, redact=rig.redact)
+        return report
     except Exception as exc:  # the run's results must survive a report that fails
         print(f"rig: the report could not be written ({type(exc).__name__}: {exc}); "
               f"`rig report {path.parent}` renders it from results.jsonl")
+        return None

@@ -10,10 +10,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from drivers.instruments.registry import roles
 from rig.bench.session import BenchFault, RigSession
 from rig.record.run_record import Recorder
 
@@ -120,6 +122,52 @@ def scope(request: pytest.FixtureRequest) -> Any:
     return _instrument(request, "scope")
 
 
+def _role_fixture(role: str) -> Any:
+    """A session fixture named `role` for a role of the model registry (drivers/instruments/)
+    that has no fixture written above (e.g. `switch`, `power_meter`): the bench's instrument
+    of that role, or a skip naming the missing table."""
+
+    def fixture(request: pytest.FixtureRequest) -> Any:
+        return _instrument(request, role)
+
+    fixture.__name__ = role
+    fixture.__doc__ = f"The bench's {role.replace('_', ' ')} ([instruments.{role}])."
+    return pytest.fixture(scope="session", name=role)(fixture)
+
+
+for _role in roles():
+    if _role not in globals():
+        globals()[_role] = _role_fixture(_role)
+
+
+def _capability(request: pytest.FixtureRequest, offer: Callable[[Any], Any]) -> Any:
+    """A capability of the bench (rig.bench.capabilities); a bench that does not offer it
+    skips the test, naming the capability."""
+    from rig.bench.capabilities import CapabilityNotOffered
+
+    try:
+        return offer(_bench(request))
+    except CapabilityNotOffered as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def relay_timer(request: pytest.FixtureRequest) -> Any:
+    """The time from the ENTER sync edge to the relay's edge on the load voltage."""
+    from rig.bench.capabilities import relay_edge_timer
+
+    return _capability(request, relay_edge_timer)
+
+
+@pytest.fixture(scope="session")
+def energy_meter(request: pytest.FixtureRequest) -> Any:
+    """The energy the load draws over an interval: a power meter's integrator, else the
+    load's power readings."""
+    from rig.bench.capabilities import energy_meter as offer
+
+    return _capability(request, offer)
+
+
 @pytest.fixture(scope="session")
 def vendor(request: pytest.FixtureRequest) -> Any:
     """Tokens for the meter on the bench (`rig.meter.vendor.BenchVendor`), TIDs increasing
@@ -135,11 +183,54 @@ def vendor(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def record(request: pytest.FixtureRequest) -> Recorder:
-    """`record(name, value, unit, low=, high=, *, nominal=, at=) -> Measurement`."""
+    """`record(name, value, unit, low=, high=, *, nominal=, at=, fact=, instrument=,
+    reference=, shown=) -> Measurement`; a name the test declared (`@measures`) takes its
+    unit, limits, clause and source from the declaration."""
+    from rig.record.measures import declared_of
+
     session = rig_session(request.config)
-    recorder = Recorder(request.node.nodeid, session.write_measurement, session.bench_time)
+    recorder = Recorder(request.node.nodeid, session.write_measurement, session.bench_time,
+                        declared=declared_of(request.node),
+                        fact_source=lambda fact: _fact_source(session, fact),
+                        limit_value=lambda name: _limit_value(session, name),
+                        instrument_of=lambda role: _instrument_of(session, role),
+                        rule=decision_rule(session))
     request.node.stash[RECORDER] = recorder
     return recorder
+
+
+def decision_rule(session: RigSession) -> str:
+    """The bench file's decision rule (`[report] decision_rule`), simple by default."""
+    settings = getattr(session.bench_config, "report", None)
+    return getattr(settings, "decision_rule", None) or "simple"
+
+
+def _fact_source(session: RigSession, fact: str) -> tuple[str, str]:
+    """(register/display/instrument/operator, "register C.90.0") of a declared fact."""
+    from meterprofile import describe_source
+
+    try:
+        src = session.profile.fact_source(fact)
+    except (KeyError, ValueError, AttributeError):
+        return "", fact
+    return str(getattr(src, "source", "") or ""), describe_source(src)
+
+
+def _limit_value(session: RigSession, name: str) -> Any:
+    from rig.record.measures import resolve_limit
+
+    return resolve_limit(name, session.profile)
+
+
+def _instrument_of(session: RigSession, role: str) -> Any:
+    """The bench's open instrument in `role`, or its model name from the bench file."""
+    bench = session.bench
+    if bench is not None and bench.has(role):
+        return bench.instrument(role)
+    inst = session.bench_config.instruments.get(role) if session.bench_config else None
+    if inst is None:
+        raise ValueError(f"a measurement is declared on the {role}, and this bench has none")
+    return inst.model
 
 
 @pytest.fixture
@@ -177,7 +268,7 @@ def operator(request: pytest.FixtureRequest, record: Recorder) -> Any:
     from rig.bench.operator_steps import Answer, EmulatorControl, Operator, TerminalPrompter
 
     session = rig_session(request.config)
-    answers = _answers_file(request.config)
+    answers = _answers_file(request.config) or _emulated_answers(request, session)
     capman = request.config.pluginmanager.getplugin("capturemanager")
 
     @contextmanager
@@ -203,7 +294,8 @@ def operator(request: pytest.FixtureRequest, record: Recorder) -> Any:
         if session.record is not None:
             session.record.write("operator", test=request.node.nodeid, **answer.as_record())
         # and a row of the test's table (the report is built from the measurement lines)
-        record(f"operator-observed ({answer.step}): {answer.question}", answer.answer)
+        record(f"operator-observed ({answer.step}): {answer.question}", answer.answer,
+               source="operator", obtained=f"operator ({answer.source})")
 
     def unavailable(exc: Exception) -> None:
         pytest.skip(str(exc))
@@ -212,12 +304,38 @@ def operator(request: pytest.FixtureRequest, record: Recorder) -> Any:
                     unavailable=unavailable)
 
 
+#: `--answers none`: no answers file, not even the emulated bench's (its steps then skip)
+NO_ANSWERS = "none"
+EMULATED_ANSWERS = Path("answers") / "emulated.txt"
+
+
+def _emulated_answers(request: pytest.FixtureRequest, session: RigSession) -> Any:
+    """On the emulated bench, with no --answers: the bench answers its own operator steps
+    (the plan folder's answers/emulated.txt, acted by the emulator), so a plain `rig run`
+    runs the whole plan. A real bench gets no default: a person or a file answers."""
+    from rig.bench.operator_steps import AnswersFile, AnswersFileError
+
+    config = session.bench_config
+    if getattr(request.config.option, "answers", None) == NO_ANSWERS or config is None \
+            or not config.bench.emulated:
+        return None
+    path = Path(str(request.node.path)).parent / EMULATED_ANSWERS
+    if not path.is_file():
+        return None
+    if ANSWERS not in request.config.stash:
+        try:
+            request.config.stash[ANSWERS] = AnswersFile.load(path)
+        except AnswersFileError as exc:
+            pytest.exit(f"rig: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    return request.config.stash[ANSWERS]
+
+
 def _answers_file(config: pytest.Config) -> Any:
     """The run's answers file, parsed once; a bad one stops the run naming each bad line."""
     from rig.bench.operator_steps import AnswersFile, AnswersFileError
 
     path = getattr(config.option, "answers", None)
-    if not path:
+    if not path or path == NO_ANSWERS:
         return None
     if ANSWERS not in config.stash:
         try:
@@ -227,6 +345,63 @@ def _answers_file(config: pytest.Config) -> Any:
     return config.stash[ANSWERS]
 
 
-# The `dut` fixture belongs to the strategy layer (rig/meter/under_test.py);
-# re-exported for the plugin.
-from rig.meter.under_test import dut  # noqa: E402, F401
+# --- the meter under test ---------------------------------------------------------------------
+
+_DISPLAY = pytest.StashKey[Any]()
+_ENTRIES = pytest.StashKey[Any]()  # the run's one EntryLog: refusals carry across tests
+
+
+@pytest.fixture
+def dut(request: pytest.FixtureRequest, profile: Any, operator: Any) -> Any:
+    """The meter under test (`rig.meter.under_test.MeterUnderTest`), in a known state."""
+    import logging
+
+    from rig.meter.under_test import EntryLog, MeterUnderTest, open_display
+
+    bench = meter_bench(request)
+    why = rig_session(request.config).optical_fault
+    if why and request.node.get_closest_marker("judges_optical_link") is None:
+        pytest.skip(why)  # found once at bring-up: no test waits on that port again
+    if not bench.has("keypad"):
+        pytest.skip("no keypad injector on this bench: the meter cannot be driven")
+    stash = request.config.stash
+    if _DISPLAY not in stash:
+        try:
+            stash[_DISPLAY] = open_display(bench, profile)
+        except Exception as exc:  # a camera that does not answer: display facts unusable
+            logging.getLogger("rig.meter.under_test").warning(
+                "the display camera did not open: %s", exc)
+            stash[_DISPLAY] = None
+    if _ENTRIES not in stash:
+        stash[_ENTRIES] = EntryLog()
+    meter = MeterUnderTest(bench, profile, display=stash[_DISPLAY], operator=operator,
+                           entries=stash[_ENTRIES])
+    meter.prepare()
+    return meter
+
+
+# --- a fact the meter does not offer skips the test, naming the fact ----------------------------
+
+def _skip_not_offered(exc: BaseException | None) -> None:
+    from rig.meter.sources import FactNotOffered
+
+    if isinstance(exc, FactNotOffered):
+        pytest.skip(str(exc))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    except Exception as exc:
+        _skip_not_offered(exc)
+        raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    except Exception as exc:
+        _skip_not_offered(exc)
+        raise

@@ -4,10 +4,10 @@ estimate of what is left.
 At real speed a plan takes hours and one test (a depletion, a lock-out wait) many minutes,
 while pytest shows nothing until a test ends. `RigProgress` is a pytest plugin object that,
 on a terminal, keeps a status line below pytest's output, refreshed about once a second.
-Without a terminal (a CI log) it writes one plain line per test start instead, no escape
-codes:
+Without a terminal (a CI log) it writes one plain line per test instead, no escape codes,
+pytest's outcome letter at its end (pytest's own file name lines are left out):
 
-    [3/31] testplans/test_credit.py::test_x - run 00:01:12 elapsed, about 00:04:30 left
+    [3/31] testplans/test_credit.py::test_x - run 00:01:12 elapsed, about 00:04:30 left .
 
 Times are wall-clock time, what a tester waits; the bench time (the emulated bench runs
 faster than real time) is added in brackets when it differs. The estimate adds the expected
@@ -247,6 +247,9 @@ class RigProgress:
             self._start_bar()
         elif reporter is not None:
             self._lines = True
+            # one line per test in a CI log: this plugin's line, then pytest's outcome
+            # letter after it on the same line (no file name line of pytest's between)
+            reporter.showfspath = False
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> Iterator[None]:
@@ -255,9 +258,15 @@ class RigProgress:
                 self.current = nodeid
                 self.test = Span(time.monotonic())
                 self._now()
-                if self._lines:  # before pytest writes the file name of this test
+                if self._lines:  # pytest writes the outcome letter after it
                     reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-                    reporter.write_line(self.line())
+                    writer = getattr(reporter, "_tw", None)
+                    if getattr(writer, "width_of_current_line", 1):
+                        reporter.write("\n")
+                    reporter.write(self.line() + " ", flush=True)
+                    # the line is open: whoever writes a line next (a stop, a warning)
+                    # starts a new one (pytest's ensure_newline looks at this)
+                    reporter.currentfspath = self.config.rootpath / nodeid.split("::")[0]
                 else:
                     self._render()
             return (yield)

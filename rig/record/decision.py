@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 SIMPLE, GUARDED = "simple", "guarded"
+#: for one measurement, where the bench's U is large beside the tolerance: a FAIL only when
+#: the value lies outside the limits by more than U (ISO 14253-1:2017 rule for proving
+#: non-conformity); within U of a limit the result is CONDITIONAL and the test does not fail
+PROVEN = "proven"
 RULES = {
     SIMPLE: "simple acceptance (ILAC G8:09/2019 4.2.1, guard band w = 0): PASS when the "
             "measured value lies within the limits, FAIL otherwise; a value within U of a "
@@ -21,6 +25,10 @@ RULES = {
              "when value ± U lies within the limits, FAIL only when value ± U lies outside "
              "them; in between the result is reported as CONDITIONAL PASS or CONDITIONAL "
              "FAIL",
+    PROVEN: "non-conformity proven (ISO 14253-1:2017, for this measurement): FAIL only when "
+            "value ± U lies outside the limits; a value outside them by less than U is a "
+            "CONDITIONAL FAIL, which fails no test and leaves the run NOT CONCLUDED; inside "
+            "the limits as simple acceptance",
 }
 CONDITIONAL_PASS, CONDITIONAL_FAIL = "CONDITIONAL PASS", "CONDITIONAL FAIL"
 
@@ -66,4 +74,6 @@ def decide(value: Any, low: Any, high: Any, uncertainty: float | None, verdict: 
     if rule == SIMPLE or not near:
         return Decision(verdict, near)
     inside = (lo is None or x >= lo) and (hi is None or x <= hi)
+    if rule == PROVEN and inside:  # inside stays a PASS (marked); only a FAIL needs proof
+        return Decision(verdict, True)
     return Decision(CONDITIONAL_PASS if inside else CONDITIONAL_FAIL, True)

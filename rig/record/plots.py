@@ -36,7 +36,8 @@ def relay_edge_figure(times: Sequence[float], volts: Sequence[float], edge_t: fl
                       measured_s: float | None = None, limit_s: float | None = None) -> Figure:
     """The load voltage around the relay edge (times in s, relative to the trigger point):
     the edge marked, and the measured interval (relay command to edge) shaded on the
-    waveform, with its value and limit in the legend."""
+    waveform, with its value in the legend and the limit drawn; the axis is framed on the
+    command, the edge and the limit, whatever span the waveform covers."""
     delay = measured_delay if measured_delay is not None else measured_s
     limit = limit if limit is not None else limit_s
     fig = Figure(figsize=(7, 3))
@@ -52,6 +53,16 @@ def relay_edge_figure(times: Sequence[float], volts: Sequence[float], edge_t: fl
         ax.axvline(start, color="tab:orange", ls=":", label="relay command")
         ax.annotate("", xy=(edge_t * 1000, 0), xytext=(start, 0),
                     arrowprops={"arrowstyle": "<->", "color": "black"})
+        ends = [start, edge_t * 1000]
+        if limit is not None:  # where the edge had to come by: the limit drawn
+            deadline = start + limit * 1000
+            ax.axvline(deadline, color="black", ls="-.", lw=1,
+                       label=f"limit: command + {limit * 1000:g} ms")
+            ends.append(deadline)
+        # framed on what it shows: the command, the edge and the limit all in view
+        lo, hi = min(ends), max(ends)
+        pad = max((hi - lo) * 0.15, 5.0)
+        ax.set_xlim(lo - pad, hi + pad)
     ax.set_xlabel("time from trigger (ms)")
     ax.set_ylabel("V")
     ax.set_title(title)

@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from rig.record.run_record import Measurement
-
 VERDICT_COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "INFO": "#57606a",
                    "SKIPPED": "#9a6700", "NOT RUN": "#57606a"}
 STYLE = ("<style>.rig table{border-collapse:collapse;margin:.4em 0}"
@@ -104,21 +102,31 @@ def declared_html(profile_name: str, rows: Iterable[tuple[str, str, str]]) -> st
 # --- per test -----------------------------------------------------------------------------
 
 
-def measurement_html(clauses: list[str], measurements: list[Measurement],
+def measurement_html(clauses: list[str], measurements: list[Any],
                      faults: list[str] | None = None) -> str:
-    """The details of one test: its clauses and its measurement table."""
+    """The details of one test: its clauses and its measurement table, from the record's
+    measurement lines (dicts; a `Measurement` is taken as the line it writes). `faults`
+    are shown only when given (the plugin gives them on an emulated bench only)."""
+    from rig.record.run_record import measurement_line
+
+    lines = [m if isinstance(m, dict) else measurement_line(m) for m in measurements]
     parts = ["<div class='rig'>" + STYLE,
              "<p><b>Clauses:</b> " + ("; ".join(esc(c) for c in clauses) or "none") + "</p>"]
     if faults:
-        parts.append("<p><b>Emulator faults it is meant to catch:</b> "
+        parts.append("<p><b>Emulated bench: emulator faults it is meant to catch:</b> "
                      + esc(", ".join(faults)) + "</p>")
-    if measurements:
-        rows = [[_td(m.name), _td(shown(m.value)), _td(m.unit), _td(m.limits_text()),
-                 verdict_cell(m.verdict),
-                 _td("" if m.bench_time is None else f"{m.bench_time:.3f}")]
-                for m in measurements]
-        parts.append(_table(["measurement", "value", "unit", "limits", "verdict",
-                             "bench time (s)"], rows, "rig-measurements"))
+    if lines:
+        rows = []
+        for line in lines:
+            unc = line.get("uncertainty") or {}
+            decision = (line.get("decision") or {}).get("verdict") or line.get("verdict")
+            rows.append([_td(line.get("name")), _td(line.get("obtained") or line.get("source")),
+                         _td(shown(line.get("value"))), _td(line.get("unit")),
+                         _td(line.get("limits")),
+                         _td("" if unc.get("U") is None else f"{unc['U']:.2g}"),
+                         verdict_cell(str(decision))])
+        parts.append(_table(["measurement", "obtained from", "value", "unit", "limits",
+                             "U (k=2)", "verdict"], rows, "rig-measurements"))
     else:
         parts.append("<p>No measurements recorded.</p>")
     parts.append("</div>")

@@ -19,7 +19,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-PLANS = Path(__file__).resolve().parents[2] / "testplans"
 SECRET_DECLARED = re.compile(r"password|secret|vending_key", re.I)
 
 
@@ -100,10 +99,55 @@ def _markers(item: Any, name: str) -> list[str]:
     return [str(a) for mark in item.iter_markers(name) for a in mark.args]
 
 
+def meter_number(pan: str) -> str:
+    """The meter number (DRN) of a MeterPAN, by its parts (IIN 600727: 11 digits, IIN 0000:
+    13); the PAN as given when it is not one."""
+    from sts.pan import MeterPAN
+
+    try:
+        return MeterPAN.parse(pan).drn
+    except ValueError:
+        return pan
+
+
+def specifications(identity: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """model -> function -> the accuracy specification used, for each instrument model of
+    the bench: the report of this record shows these, whatever the code says later."""
+    from rig.record.uncertainty import specification_record
+
+    models = {inst.get("model") for inst in (identity.get("instruments") or {}).values()}
+    return {m: specification_record(m) for m in sorted(x for x in models if x)}
+
+
+def _signatory(text: str | None) -> dict[str, str] | None:
+    if not text:
+        return None
+    name, _, function = text.partition(",")
+    return {"name": name.strip(), "function": function.strip() or "authorised signatory",
+            "source": "rig run --signatory"}
+
+
+def _environment(config: Any, run_facts: dict[str, Any]) -> dict[str, Any] | None:
+    """The bench file's [environment], with this run's --temperature / --humidity over it."""
+    env = _table(getattr(config, "environment", None)) or {}
+    given = {}
+    for key, field_name in (("temperature", "temperature_c"), ("humidity", "humidity_pct")):
+        if run_facts.get(key) not in (None, ""):
+            given[field_name] = float(run_facts[key])
+    if given:
+        env = {**env, **given, "source": "rig run --temperature/--humidity"}
+    return env or None
+
+
 def build_context(config: Any, rig: Any, *, deselected: list[Any], items: list[Any],
-                  argv: list[str], operator: str | None) -> dict[str, Any]:
+                  argv: list[str], operator: str | None,
+                  run_facts: dict[str, Any] | None = None) -> dict[str, Any]:
     """The fields of the `report_context` line (config: the bench config; rig: the
-    RigSession; items/deselected: the pytest items run and left out)."""
+    RigSession; items/deselected: the pytest items run and left out; run_facts: this run's
+    item condition, date received, ambient conditions and signatory)."""
+    from rig.record.measures import declared_of, title_of
+
+    run_facts = run_facts or {}
     profile = rig.profile
     meter_info = getattr(profile, "meter", None)
     ident = rig.identity.get("meter", {}) if rig.identity else {}
@@ -112,18 +156,17 @@ def build_context(config: Any, rig: Any, *, deselected: list[Any], items: list[A
     bench_operator = getattr(getattr(config, "operator", None), "name", None)
     now = local_now()
     files = sorted({Path(str(i.path)) for i in items if getattr(i, "path", None)})
-    plan_files = sorted(PLANS.glob("test_*.py")) if PLANS.is_dir() else []
+    # the plan folder is the one the tests ran from (an installed rig ships no testplans/)
+    folders = {f.parent for f in files}
+    plan_dir = folders.pop() if len(folders) == 1 else None
+    plan_files = sorted(plan_dir.glob("test_*.py")) if plan_dir is not None else []
     collected = {Path(str(i.path)).name for i in [*items, *deselected]
                  if getattr(i, "path", None)}
-    not_run_files = [f.name for f in plan_files if f.name not in collected
-                     and any(p.parent == PLANS for p in files)]
+    not_run_files = [f.name for f in plan_files if f.name not in collected]
     from meterprofile import profile_path
 
     try:
-        ref = config.meter.profile
-        candidate = Path(config.path).parent / ref
-        profile_file = candidate if candidate.suffix == ".toml" and candidate.exists() \
-            else profile_path(ref)
+        profile_file = profile_path(config.meter.profile, Path(config.path).parent)
     except (OSError, ValueError):
         profile_file = None
     return {
@@ -134,24 +177,31 @@ def build_context(config: Any, rig: Any, *, deselected: list[Any], items: list[A
         "operator": operator or bench_operator,
         "operator_source": "rig run --operator" if operator else
                            ("bench file [operator]" if bench_operator else None),
-        "environment": _table(getattr(config, "environment", None)),
+        "environment": _environment(config, run_facts),
         "timezone": now.tzname(), "utc_offset": now.strftime("%z"),
         "started_local": now.isoformat(timespec="seconds"),
         "plan": {"rig_version": rig.identity.get("rig_version") if rig.identity else None,
-                 "git_commit": git_commit(PLANS.parent) if files else None,
+                 "git_commit": git_commit(plan_dir) if plan_dir is not None else None,
                  "sha256": plan_hash(files) if files else None,
                  "files": [f.name for f in files]},
         "item": {"maker": getattr(meter_info, "manufacturer", None),
                  "model": getattr(meter_info, "model", None),
-                 "serial": pan[6:17] if len(pan) >= 17 else pan, "pan": pan,
+                 "serial": meter_number(pan), "pan": pan,
                  "firmware": ident.get("firmware") or getattr(meter_info, "firmware", None),
                  "firmware_source": "read from the meter" if ident.get("firmware")
                                     else "declared (profile)",
                  "profile": profile.name,
-                 "condition": getattr(config.meter, "condition", None)},
-        "selected": [{"test": i.nodeid, "clauses": _markers(i, "clause")} for i in items],
+                 "condition": run_facts.get("item_condition")
+                              or getattr(config.meter, "condition", None),
+                 "received": run_facts.get("item_received")},
+        "signatory": _signatory(run_facts.get("signatory")),
+        "specifications": specifications(rig.identity or {}),
+        "selected": [{"test": i.nodeid, "clauses": _markers(i, "clause"),
+                      "title": title_of(i), "faults": _markers(i, "faults"),
+                      "measures": [d.to_record() for d in declared_of(i)]} for i in items],
         "deselected": [{"test": i.nodeid, "clauses": _markers(i, "clause"),
-                        "reason": selection_reason(argv)} for i in deselected],
+                        "title": title_of(i), "reason": selection_reason(argv)}
+                       for i in deselected],
         "files_not_run": not_run_files,
         "declared_sources": declared_sources(profile_file),
         "declared_hidden": [k for k, _, _ in profile.as_table() if SECRET_DECLARED.search(k)],
@@ -166,9 +216,12 @@ def write_context(pytest_config: Any, rig: Any, items: list[Any]) -> None:
     deselected = list(getattr(reporter, "stats", {}).get("deselected", [])) if reporter else []
     argv = [str(a) for a in pytest_config.invocation_params.args]
     operator = getattr(pytest_config.option, "rig_operator", None)
+    opt = pytest_config.option
+    run_facts = {name: getattr(opt, f"rig_{name}", None) for name in
+                 ("item_condition", "item_received", "temperature", "humidity", "signatory")}
     try:
         data = build_context(rig.bench_config, rig, deselected=deselected, items=items,
-                             argv=argv, operator=operator)
+                             argv=argv, operator=operator, run_facts=run_facts)
     except (OSError, ValueError, AttributeError, TypeError) as exc:
         data = {"error": f"report context not recorded: {exc}"}
     rig.record.write("report_context", **data)

@@ -1,7 +1,7 @@
 """The signed test report as one HTML document, rendered from a `RunReport`.
 
 The layout follows ISO/IEC 17025:2017 7.8.2 and 7.8.3: the first page carries the overall
-verdict, the stamps (NO VERDICT banner, INCOMPLETE, PARTIAL, EMULATED BENCH), the counts,
+verdict (NOT CONCLUDED with why), the stamps (INCOMPLETE, PARTIAL, EMULATED BENCH), the counts,
 the clause matrix summary and the failures; details follow (lab and customer, the item,
 method and plan version, conditions, uncertainty and decision rule, the bench, every test's
 measurement table and plots at full size, the clause matrix, the declared values with their
@@ -19,9 +19,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from rig.record.decision import rule_text
+from rig.record.measures import words
 from rig.record.pytest_html import identity_rows, shown
 from rig.record.report_model import LEFT_OUT_OUTCOMES, RunReport, local_time
-from rig.record.uncertainty import SPECS, two_figures
+from rig.record.safe_text import css_string, visible, visible_in_html
+from rig.record.uncertainty import SPECS, specification_record, two_figures
 
 #: the functions each role measures on a bench (the specification table lists these)
 ROLE_FUNCTIONS = {"source": ("ac_voltage", "ac_current", "power"),
@@ -34,7 +36,7 @@ STATEMENTS = ("The results relate only to the item tested, as received and in th
 
 
 def _css_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    return css_string(visible(text))  # rig.record.safe_text: nothing leaves the CSS string
 
 
 def page_css(report: RunReport, title: str) -> str:
@@ -74,6 +76,13 @@ tr{break-inside:avoid}
 .v-PASS{color:#1a7f37;font-weight:bold}
 .v-FAIL,.v-error,.v-failed{color:#cf222e;font-weight:bold}
 .v-CONDITIONAL{color:#9a6700;font-weight:bold}
+.v-NOT{color:#9a6700;font-weight:bold}
+a.ref::after{content:", page " target-counter(attr(href), page)}
+.failures td{font-size:8pt}
+.rig-measurements{table-layout:fixed;font-size:7.5pt}
+.rig-measurements td,.rig-measurements th{overflow-wrap:anywhere}
+.rig-measurements th:nth-child(1){width:21%}.rig-measurements th:nth-child(2){width:14%}
+.rig-measurements th:nth-child(4){width:5%}.rig-measurements th:nth-child(6){width:7%}
 .v-INFO,.v-SKIPPED,.v-skipped{color:#57606a}
 .banner{border:2px solid #cf222e;color:#cf222e;padding:2mm;margin:2mm 0;font-weight:bold}
 .stamp{border:2px solid #b00;color:#b00;padding:1mm 2mm;margin:1mm 0;font-weight:bold}
@@ -91,7 +100,8 @@ figcaption{font-size:8pt;color:#333}
 
 
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-                   autoescape=True, undefined=StrictUndefined, trim_blocks=True,
+                   autoescape=True, finalize=visible_in_html,
+                   undefined=StrictUndefined, trim_blocks=True,
                    lstrip_blocks=True)
 _TEMPLATE = _ENV.get_template("report.html.j2")
 
@@ -112,7 +122,8 @@ def _join(parts: list[Any], sep: str = ", ") -> str:
 
 def _conditions(ctx: dict[str, Any]) -> list[tuple[str, str]]:
     env = ctx.get("environment") or {}
-    note = "bench file [environment]" if env else "not recorded for this run"
+    note = (env.get("source") or "bench file [environment]") if env \
+        else "not recorded for this run"
     t, h = env.get("temperature_c"), env.get("humidity_pct")
     return [("ambient temperature", f"{t:g} °C" if isinstance(t, int | float) else
              "not recorded"),
@@ -158,7 +169,7 @@ def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
                                      f"({item['firmware_source']})"], " ")),
                  ("profile (declared values)", item.get("profile") or start.get("profile")),
                  ("condition", item.get("condition") or "not noted"),
-                 ("date received", "not recorded (the item is on the bench)")]
+                 ("date received", item.get("received") or "not recorded")]
     lab_rows = [("laboratory", lab.get("name") or "not named in the bench file [lab]"),
                 ("address", lab.get("address") or "not given"),
                 ("accreditation", lab.get("accreditation") or "none stated"),
@@ -172,15 +183,26 @@ def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
                  ("plan files run", _join(plan.get("files") or []) or "not recorded"),
                  ("pytest arguments", " ".join(start.get("argv") or []) or "none")]
     instruments = (start.get("identity") or {}).get("instruments") or {}
+    recorded = ctx.get("specifications")
+    if isinstance(recorded, dict):  # the table the run used, from its record
+        specs = recorded
+        spec_note = "The specifications as the run recorded them at its start."
+    else:  # an older record without them: today's table, and the report says so
+        specs = {inst.get("model"): specification_record(inst.get("model") or "")
+                 for inst in instruments.values() if inst.get("model") in SPECS}
+        spec_note = ("This record predates recorded specifications: the table is the one of "
+                     "this rig version; the U of each value is the one recorded.")
     spec_rows = [(role, inst.get("model"), fn, spec)
                  for role, inst in instruments.items()
-                 for fn, spec in SPECS.get(inst.get("model") or "", {}).items()
+                 for fn, spec in (specs.get(inst.get("model") or "") or {}).items()
                  if fn in ROLE_FUNCTIONS.get(role, ())]
     tests = list(report.tests.values())
     verdict = report.verdict()
     groups: dict[str, list[str]] = {}
     for x in report.left_out:
-        groups.setdefault(x.reason, []).append(x.test.split("::")[-1])
+        entry = report.tests.get(x.test)
+        groups.setdefault(x.reason, []).append(
+            entry.name if entry is not None else x.title or words(x.test.split("::")[-1]))
     tested = {c for t in tests if t.outcome not in LEFT_OUT_OUTCOMES for c in t.clauses}
     clauses_left_out = sorted({c for x in report.left_out for c in x.clauses} - tested)
     rule = report.rule
@@ -188,7 +210,35 @@ def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
     def declared_for(clause: str) -> list[str]:
         return [f"{k} = {v}{' ' + u if u else ''}" for k, v, u, _ in declared if k in clause]
 
+    anchors = {t.test: f"t{i}" for i, t in enumerate(tests, start=1)}
+    sections = {t.test: f"7.{i}" for i, t in enumerate(tests, start=1)}
+    failure_rows = [(t, row) for t in report.failures() for row in (t.failed_rows() or [None])]
+    env = ctx.get("environment") or {}
+    t, h = env.get("temperature_c"), env.get("humidity_pct")
+    conditions = _join([f"{t:g} °C" if isinstance(t, int | float) else None,
+                        f"{h:g} % RH" if isinstance(h, int | float) else None,
+                        env.get("supply_note")], ", ")
+    signatory = ctx.get("signatory") or {}
+    standards = report.standards()
     return _TEMPLATE.render(
+        anchors=anchors, sections=sections, failure_rows=failure_rows,
+        names={t.test: t.name for t in tests}, not_applicable=report.not_applicable(),
+        item_condition=item.get("condition") or "not noted",
+        item_received=item.get("received") or "date received not recorded",
+        method_line=_join([", ".join(f"{std}:{'/'.join(eds)}" for std, eds in
+                                     standards.items()),
+                           plan.get("sha256") and f"plan SHA-256 {plan['sha256'][:12]}",
+                           plan.get("rig_version") and f"STS Rig {plan['rig_version']}"],
+                          "; ") or "not recorded",
+        conditions_line=conditions or "not recorded for this run",
+        rule_short=f"{rule} acceptance, ILAC G8:09/2019 "
+                   + ("(guard band w = U)" if rule == "guarded" else "(w = 0)"),
+        signatory=signatory,
+        signatory_line=_join([signatory.get("name"), signatory.get("function")], ", ")
+        or "not named for this run",
+        spec_note=spec_note,
+        own_rules=sorted({(row.rule, rule_text(row.rule)) for t in tests for row in t.rows
+                          if row.rule}),
         r=report, title=title, issued=issued.isoformat(timespec="seconds"),
         page_css=page_css(report, title), style=STYLE, emulated_stamp=EMULATED_STAMP,
         verdict=verdict, verdict_note=report.verdict_note(), rule_name=rule,

@@ -15,17 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rig.record.decision import CONDITIONAL_FAIL, CONDITIONAL_PASS, SIMPLE, decide
+from rig.record.decision import CONDITIONAL_FAIL, CONDITIONAL_PASS, PROVEN, SIMPLE, decide
 from rig.record.run_record import (
     FAILED_OUTCOMES,
     PASSED_OUTCOMES,
     TestOutcome,
     clause_matrix,
-    read_record,
 )
 
 STANDARD = re.compile(r"\b((?:ISO/IEC|IEC|SPLN|ILAC|EN)\s+[A-Z]?[\d.]+(?:-\d+)*)\s*:\s*(\d{4})")
 LEFT_OUT_OUTCOMES = {"skipped", "xfailed", "not run", "interrupted"}
+NOT_CONCLUDED = "NOT CONCLUDED"
+NOT_MEASURED = "NOT MEASURED"
+#: a skip that says the test does not apply to this item (rig.record.measures.not_applicable)
+NOT_APPLICABLE = "not applicable"
 
 
 class RecordError(ValueError):
@@ -51,6 +54,31 @@ class Row:
     uncertainty: dict[str, Any] | None = None
     bench_time: float | None = None
     how: str = ""           # how the value was obtained: register, display, instrument, operator
+    source: str = ""        # register, display, instrument, operator, meter, computed
+    instrument: dict[str, Any] | None = None
+    clause: str = ""
+    limits_from: str = ""
+    measured: bool = True   # False: declared with the test, never reached (NOT MEASURED)
+    rule: str = ""          # the measurement's own decision rule, when it has one
+
+    def measured_text(self) -> str:
+        """value unit ± U (k = 2), as page 1 states a failed result."""
+        from rig.record.pytest_html import shown
+
+        text = f"{shown(self.value)}{' ' + self.unit if self.unit else ''}"
+        big_u = (self.uncertainty or {}).get("U")
+        if big_u is not None:
+            from rig.record.uncertainty import two_figures
+
+            text += f" ± {two_figures(float(big_u)):g}{' ' + self.unit if self.unit else ''}" \
+                    " (k = 2)"
+        return text
+
+    def expected_text(self) -> str:
+        if not self.limits:
+            return ""
+        unit = f" {self.unit}" if self.unit and not self.limits.startswith("=") else ""
+        return f"{self.limits}{unit}"
 
 
 #: a plan names how a value was obtained after it: "credit added [register C.90.0]"
@@ -58,14 +86,20 @@ _HOW = re.compile(r"^(?P<name>.*?)\s*\[(?P<how>(?:register|display|instrument|op
 
 
 def how_obtained(name: str, line: dict[str, Any]) -> tuple[str, str]:
-    """(the measurement's name, how its value was obtained) for the report's column."""
+    """(the measurement's name, how its value was obtained) for the report's column. A
+    record of this version keeps it in fields (`source`, `obtained`); the name is read for
+    it only in an older record, which glued it to the name."""
+    if line.get("source") or line.get("obtained"):
+        return name, str(line.get("obtained") or line.get("source"))
     found = _HOW.match(name)
     if found:
         return found["name"], found["how"]
     if name.startswith("operator-observed"):
         return name, "operator"
     unc = line.get("uncertainty")
-    model = line.get("instrument") or (unc.get("model") if isinstance(unc, dict) else None)
+    inst = line.get("instrument")
+    model = (inst.get("model") if isinstance(inst, dict) else inst) or (
+        unc.get("model") if isinstance(unc, dict) else None)
     if model:
         return name, f"instrument {model}"
     return name, ""
@@ -86,6 +120,8 @@ class TestEntry:
     test: str
     clauses: list[str] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
+    title: str = ""
+    declared: list[dict[str, Any]] = field(default_factory=list)
     outcome: str = "not run"
     phase: str = ""
     duration: float = 0.0
@@ -97,12 +133,28 @@ class TestEntry:
     def short(self) -> str:
         return self.test.split("::", 1)[-1]
 
+    @property
+    def name(self) -> str:
+        """The test in words: its declared title (docstring), else its name spelt out."""
+        from rig.record.measures import words
+
+        return self.title or words(self.short)
+
+    @property
+    def not_applicable(self) -> bool:
+        return self.outcome == "skipped" and self.reason.startswith(NOT_APPLICABLE)
+
+    def failed_rows(self) -> list[Row]:
+        return [r for r in self.rows if r.decision in ("FAIL", CONDITIONAL_FAIL)
+                or r.verdict == "FAIL"]
+
 
 @dataclass
 class LeftOut:
     test: str
     clauses: list[str]
     reason: str
+    title: str = ""
 
 
 @dataclass
@@ -161,36 +213,73 @@ class RunReport:
         return [(t, r) for t in self.tests.values() for r in t.rows if r.near_limit]
 
     def verdict(self) -> str:
-        """FAIL when a test failed; NO VERDICT when none reached one (or the record is cut
-        off before any did); CONDITIONAL PASS under the guarded rule with a result within
-        U of a limit; PASS otherwise."""
+        """FAIL when a test failed; NOT CONCLUDED unless every test of the plan ran to a
+        verdict (stopped, a partial selection, a test skipped or not run, the bench or the
+        meter never up, a record cut off): never a PASS that is not one; CONDITIONAL PASS
+        under the guarded rule with a result within U of a limit; PASS otherwise."""
         outcomes = [t.outcome for t in self.tests.values()]
         if any(o in FAILED_OUTCOMES for o in outcomes):
             return "FAIL"
-        judged = any(o in PASSED_OUTCOMES for o in outcomes)
-        if (self.end or {}).get("no_verdict") or self.incomplete or not judged:
-            return "NO VERDICT"
+        if self.not_concluded():
+            return NOT_CONCLUDED
         if self.conditional():
             return CONDITIONAL_PASS
         return "PASS"
 
+    def not_concluded(self) -> list[str]:
+        """Why the run reached no overall verdict (empty: it did)."""
+        end = self.end or {}
+        why: list[str] = []
+        if self.bench_error:
+            why.append(f"the bench did not come up: {self.bench_error}")
+        elif self.meter_error:
+            why.append(f"the meter did not come up: {self.meter_error}")
+        if self.incomplete:
+            why.append(f"the run record ends at line {self.lines} without the run's end "
+                       "(the run was killed)")
+        if end.get("stopped"):
+            done = sum(t.outcome not in ("not run", "interrupted")
+                       for t in self.tests.values())
+            why.append(f"stopped by {end['stopped']} after {done} of {len(self.tests)} tests")
+        selected = [x for x in self.left_out if x.reason.startswith(("-k", "-m", "--",
+                                                                     "deselected"))]
+        if selected:
+            reasons = sorted({x.reason for x in selected})
+            why.append(f"partial selection ({'; '.join(reasons)}): {len(selected)} test(s) "
+                       "of the plan left out")
+        if self.files_not_run:
+            why.append(f"plan file(s) not run: {', '.join(self.files_not_run)}")
+        skipped = [t for t in self.tests.values()
+                   if t.outcome in ("skipped", "xfailed") and not t.not_applicable]
+        for t in skipped:
+            why.append(f"{t.name}: skipped ({t.reason or 'no reason recorded'})")
+        not_run = [t for t in self.tests.values() if t.outcome in ("not run", "interrupted")]
+        if not_run and not end.get("stopped") and not self.incomplete:
+            why.append(f"{len(not_run)} test(s) not run")
+        for t in self.tests.values():  # outside a limit by less than U, the test not failed
+            if t.outcome in PASSED_OUTCOMES:
+                why += [f"{t.name}: {r.name} = {r.measured_text()} lies outside its limits "
+                        f"({r.expected_text()}) by less than U: neither conformity nor "
+                        "non-conformity is shown" for r in t.rows
+                        if r.decision == CONDITIONAL_FAIL]
+        judged = [t for t in self.tests.values() if t.outcome in PASSED_OUTCOMES]
+        if not why and (end.get("no_verdict") or not judged):
+            why.append(str(end.get("no_verdict") or "no test reached a verdict"))
+        return why
+
     def verdict_note(self) -> str:
         verdict = self.verdict()
-        if verdict == "NO VERDICT":
-            if (self.end or {}).get("no_verdict"):
-                return str(self.end["no_verdict"])  # type: ignore[index]
-            if self.bench_error:
-                return f"the bench did not come up: {self.bench_error}"
-            if self.meter_error:
-                return f"the meter did not come up: {self.meter_error}"
-            if self.incomplete:
-                return "the run record ends before the run did (see INCOMPLETE)"
-            return "no test reached a verdict"
-        if self.incomplete:
-            return "from the tests recorded before the run stopped (see INCOMPLETE)"
-        if self.partial:
-            return "for the tests run only (see PARTIAL)"
-        return "every test of the plan was run"
+        if verdict == NOT_CONCLUDED:
+            return "; ".join(self.not_concluded())
+        if verdict == "FAIL":
+            if self.incomplete or self.partial or self.not_concluded():
+                return "a test failed; the run also did not run the whole plan: " \
+                       + "; ".join(self.not_concluded())
+            return "every test of the plan was run; at least one failed"
+        return "every test of the plan was run and passed"
+
+    def not_applicable(self) -> list[TestEntry]:
+        return [t for t in self.tests.values() if t.not_applicable]
 
     def standards(self) -> dict[str, dict[str, list[str]]]:
         """Standard -> edition -> the tests citing it (more than one edition is flagged)."""
@@ -232,24 +321,47 @@ def _limit_pct(low: Any, high: Any, reference: Any) -> float | None:
 def row_of(line: dict[str, Any], rule: str) -> Row:
     unc = line.get("uncertainty")
     big_u = unc.get("U") if isinstance(unc, dict) else None
+    own = (line.get("decision") or {}).get("rule")
+    if own == PROVEN:  # the measurement's own rule, recorded with it, over the report's
+        rule = own
     decision = decide(line.get("value"), line.get("low"), line.get("high"), big_u,
                       line.get("verdict", "INFO"), rule)
     ref = line.get("reference")
     name, how = how_obtained(str(line.get("name", "")), line)
+    inst = line.get("instrument")
+    own_reading = line.get("source") == "instrument" and ref == line.get("value")
     return Row(name=name, how=how, value=line.get("value"),
                unit=line.get("unit") or "", limits=line.get("limits") or "",
                verdict=line.get("verdict", "INFO"), decision=decision.verdict,
                near_limit=decision.near_limit, low=line.get("low"), high=line.get("high"),
-               reference=ref, error_pct=_error_pct(line.get("value"), ref) if ref is not None
-               else None, limit_pct=_limit_pct(line.get("low"), line.get("high"), ref)
-               if ref is not None else None, uncertainty=unc if isinstance(unc, dict) else None,
-               bench_time=line.get("bench_time"))
+               reference=ref, error_pct=_error_pct(line.get("value"), ref)
+               if ref is not None and not own_reading else None,
+               limit_pct=_limit_pct(line.get("low"), line.get("high"), ref)
+               if ref is not None and not own_reading else None,
+               uncertainty=unc if isinstance(unc, dict) else None,
+               bench_time=line.get("bench_time"), source=str(line.get("source") or ""),
+               instrument=inst if isinstance(inst, dict) else None,
+               clause=str(line.get("clause") or ""),
+               limits_from=str(line.get("limits_from") or ""),
+               rule=own if own == PROVEN else "")
+
+
+def not_measured_row(declared: dict[str, Any]) -> Row:
+    """A measurement the test declared and never reached."""
+    return Row(name=str(declared.get("name", "")), value=None,
+               unit=str(declared.get("unit") or ""), limits=str(declared.get("limits") or ""),
+               verdict=NOT_MEASURED, decision=NOT_MEASURED, near_limit=False,
+               how=str(declared.get("obtained_as") or declared.get("instrument")
+                       or declared.get("fact") or ""),
+               source=str(declared.get("source") or ""),
+               clause=str(declared.get("clause") or ""), measured=False)
 
 
 def build(lines: list[dict[str, Any]]) -> RunReport:
     """The report of a run record's lines (in order)."""
     if not lines:
-        raise RecordError("the results file is empty")
+        raise RecordError("the results file is empty (the run wrote no line: it "
+                          "never started, or the disk could not hold its first)")
     start = next((x for x in lines if x.get("kind") == "run_start"), None)
     if start is None:
         raise RecordError(f"the results file has no run_start line (first line: "
@@ -258,7 +370,10 @@ def build(lines: list[dict[str, Any]]) -> RunReport:
     rule = context.get("decision_rule") or SIMPLE
     tests: dict[str, TestEntry] = {}
     for sel in context.get("selected", []):
-        tests[sel["test"]] = TestEntry(sel["test"], list(sel.get("clauses", [])))
+        tests[sel["test"]] = TestEntry(sel["test"], list(sel.get("clauses", [])),
+                                       list(sel.get("faults") or []),
+                                       str(sel.get("title") or ""),
+                                       list(sel.get("measures") or []))
     end = None
     for line in lines:
         kind = line.get("kind")
@@ -282,12 +397,19 @@ def build(lines: list[dict[str, Any]]) -> RunReport:
     report = RunReport(run_id=str(start.get("run_id")), start=start, context=context,
                        tests=tests, end=end, last_line=lines[-1], lines=len(lines), rule=rule,
                        files_not_run=list(context.get("files_not_run", [])))
-    report.left_out = [LeftOut(d["test"], list(d.get("clauses", [])), d.get("reason", ""))
+    report.left_out = [LeftOut(d["test"], list(d.get("clauses", [])), d.get("reason", ""),
+                               str(d.get("title") or ""))
                        for d in context.get("deselected", [])]
+    for test in tests.values():  # declared, never reached: NOT MEASURED (once it ran)
+        if test.outcome in ("not run",) or not test.declared:
+            continue
+        reached = {r.name for r in test.rows}
+        test.rows += [not_measured_row(d) for d in test.declared
+                      if d.get("name") not in reached]
     for test in tests.values():
         if end is None and test.outcome == "not run":
             continue  # not reached: the INCOMPLETE stamp says where the record ends
-        if test.outcome in LEFT_OUT_OUTCOMES:
+        if test.outcome in LEFT_OUT_OUTCOMES and not test.not_applicable:
             why = test.reason or {"interrupted": "the run stopped inside it",
                                   "not run": "never started: the run stopped before it"}.get(
                                       test.outcome, "no reason recorded")
@@ -300,7 +422,13 @@ def load(run_dir: Path) -> RunReport:
     path = Path(run_dir) / "results.jsonl"
     if not path.is_file():
         raise RecordError(f"{path} does not exist (a run directory holds results.jsonl)")
-    return build(read_record(path))
+    from rig.record.record_schema import RecordInvalid, read_valid
+
+    try:  # every line checked against the record's schema (a record from elsewhere too)
+        lines = read_valid(path)
+    except RecordInvalid as exc:
+        raise RecordError(f"{path.name} {exc}") from None
+    return build(lines)
 
 
 def local_time(iso: str | None, offset: str | None = None) -> str:
@@ -316,3 +444,19 @@ def local_time(iso: str | None, offset: str | None = None) -> str:
         delta = dt.timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
         when = when.astimezone(dt.timezone(sign * delta))
     return when.isoformat(timespec="seconds")
+
+
+def stamps(report: RunReport) -> list[str]:
+    """The stamps page 1 carries: INCOMPLETE, PARTIAL, EMULATED BENCH."""
+    return [s for s, on in (("INCOMPLETE", report.incomplete), ("PARTIAL", report.partial),
+                            ("EMULATED BENCH", report.emulated)) if on]
+
+
+def verdict_lines(report: RunReport) -> list[str]:
+    """The console's closing lines: the overall verdict with its reason, the stamps."""
+    verdict = report.verdict()
+    lines = [f"overall verdict: {verdict}"
+             + (f" ({report.verdict_note()})" if verdict != "PASS" else "")]
+    marks = stamps(report)
+    lines.append(f"stamps: {', '.join(marks) if marks else 'none'}")
+    return lines

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from rig.record.atomic_files import LineAppender
 from rig.secret_key import MASK, json_default
 
 PASS, FAIL, INFO = "PASS", "FAIL", "INFO"
@@ -81,10 +82,24 @@ class Measurement:
     bench_time: float | None = None
     reference: Any = None  # the instrument's value a meter's value is compared with
     uncertainty: dict[str, Any] | None = None  # rig.record.uncertainty budget (U at k = 2)
+    #: how the value was obtained: register, display, instrument, operator, meter (what the
+    #: meter answered to an entry) or computed; `obtained` says where exactly
+    source: str = ""
+    obtained: str = ""
+    #: the instrument that measured the value (or its reference): role, model, *IDN?
+    instrument: dict[str, Any] | None = None
+    clause: str = ""
+    title: str = ""          # the declared measurement's words, when it was declared
+    limits_from: str = ""    # where the limits come from, by name (profile key, standard)
+    error: float | None = None  # value - reference
+    decision: dict[str, Any] | None = None  # the decision rule applied, and its verdict
     verdict: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.verdict = judge(self.value, self.low, self.high, self.nominal)
+        if self.reference is not None and _is_number(self.value) \
+                and _is_number(self.reference):
+            self.error = float(self.value) - float(self.reference)
 
     def limits_text(self) -> str:
         """The limits as the report prints them ("220 .. 240", "<= 0.1", "= ACCEPT")."""
@@ -146,6 +161,18 @@ class Redactor:
         return text
 
 
+def _numbers_masked(value: Any, redact: Callable[[str], str]) -> Any:
+    """`value` with every integer that is a key's integer form replaced by the mask text:
+    masked after `json.dumps`, a bare number would leave a line that is not JSON."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return MASK if redact(str(value)) != str(value) else value
+    if isinstance(value, dict):
+        return {k: _numbers_masked(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_numbers_masked(v, redact) for v in value]
+    return value
+
+
 class RunRecord:
     """`results.jsonl`: appends one JSON object a line, flushed at once, redacted."""
 
@@ -153,18 +180,18 @@ class RunRecord:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._redact = redact or (lambda text: text)
-        self._fh = path.open("a", encoding="utf-8")
+        self._fh = LineAppender(path)  # whole lines only, fsync'd at close (atomic_files)
         self._lock = threading.Lock()
 
     def write(self, kind: str, **data: Any) -> dict[str, Any]:
         """Write one line (`kind`, `time`, then `data`); returns the object written."""
         entry = {"kind": kind, "time": now_iso(), **data}
-        line = self._redact(json.dumps(entry, default=json_default))
+        line = self._redact(json.dumps(_numbers_masked(entry, self._redact),
+                                       default=json_default))
         with self._lock:
             if self._fh.closed:
                 return entry
-            self._fh.write(line + "\n")
-            self._fh.flush()
+            self._fh.append(line + "\n")
         return entry
 
     def close(self) -> None:
@@ -188,46 +215,169 @@ class Recorder:
 
     `record(name, value, unit, low=..., high=..., nominal=..., at=...)`; `at` is the bench
     time of the measurement when the plan knows it (else the session's estimate, if any).
+    A name declared with the test (rig.record.measures) takes its unit, limits, clause and
+    source from the declaration. How the value was obtained is a field (`fact=` names the
+    meter fact it was read as; `instrument=` the driver that measured it, or measured the
+    `reference` it is compared with), never a part of the name. The uncertainty of a value
+    measured with, or compared against, an instrument is the rig's (rig.record.uncertainty):
+    the plan says which instrument, function and meter reading, never U.
     """
 
     def __init__(self, test: str, sink: Callable[[Measurement], None] | None = None,
-                 bench_time: Callable[[], float | None] | None = None) -> None:
+                 bench_time: Callable[[], float | None] | None = None, *,
+                 declared: Iterable[Any] = (),
+                 fact_source: Callable[[str], tuple[str, str]] | None = None,
+                 limit_value: Callable[[str], Any] | None = None,
+                 instrument_of: Callable[[str], Any] | None = None,
+                 rule: str = "simple") -> None:
         self.test = test
         self._sink = sink
         self._bench_time = bench_time
+        self._fact_source = fact_source
+        self._limit_value = limit_value
+        self._instrument_of = instrument_of
+        self.rule = rule
+        self.declared = {d.name: d for d in declared}
         self.measurements: list[Measurement] = []
 
     def __call__(self, name: str, value: Any, unit: str = "", low: Any = None,
                  high: Any = None, *, nominal: Any = None, at: float | None = None,
                  reference: Any = None, instrument: Any = None, function: str | None = None,
-                 display_resolution: float | None = None) -> Measurement:
+                 display_resolution: float | None = None, shown: str | None = None,
+                 fact: str | tuple[str, ...] | None = None, source: str | None = None,
+                 timing: float | None = None, range_: float | None = None,
+                 expected: Any = None, tolerance: str | None = None,
+                 obtained: str | None = None, scaled_from: float | None = None,
+                 rule: str | None = None) -> Measurement:
         """`instrument` (a driver or a model name) and `function` ("ac_voltage",
         "ac_current", "power", "time_interval") give the value, or the `reference` it is
-        compared with, its expanded uncertainty (rig.record.uncertainty)."""
+        compared with, its expanded uncertainty (rig.record.uncertainty). `reference` may be
+        two readings taken before and after the meter's (the value's timing then adds to
+        U); `shown` is the display text the value was read from (its last digit adds);
+        `expected` the value a declared tolerance is centred on (kept as the nominal);
+        `tolerance` names a ± band around `expected` (a profile key or a figure of
+        rig.record.measures.STANDARD) for a measurement not declared; `scaled_from` the
+        instrument reading a derived value is proportional to (an energy from a power
+        reading: the reading's relative U carries over)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"a measurement needs a name, got {name!r}")
+        spec = self.declared.get(name)
+        limits_from = ""
+        if spec is not None:
+            unit = unit or spec.unit
+            if instrument is None and spec.instrument and self._instrument_of:
+                instrument = self._instrument_of(spec.instrument)
+            function = function or spec.function
+            fact = fact or spec.fact
+            source = source or spec.source
+            if low is None and high is None and (nominal is None or expected is not None):
+                centre = expected if expected is not None else reference
+                low, high, limits_from = spec.limits(self._limit_value, centre)
+                if expected is not None:
+                    nominal = expected
+        if tolerance is not None and low is None and high is None:
+            from rig.record.measures import Measure
+
+            band = Measure(name, unit, tolerance=tolerance)
+            low, high, limits_from = band.limits(self._limit_value, expected)
+            nominal = expected
         if low is not None and high is not None and _is_number(low) and _is_number(high) \
                 and low > high:
             raise ValueError(f"measurement {name!r}: low limit {low} is above high limit {high}")
         when = at if at is not None else (self._bench_time() if self._bench_time else None)
+        spread = None
+        if isinstance(reference, tuple | list):
+            readings = [float(r) for r in reference]
+            reference = sum(readings) / len(readings)
+            spread = (max(readings) - min(readings)) / 2
         m = Measurement(self.test, name, value, unit, low, high, nominal, when, reference)
+        m.limits_from = limits_from
+        if spec is not None:
+            m.clause, m.title = spec.clause, spec.title or ""
+            obtained = obtained or spec.obtained_as
+            rule = rule or spec.rule
+        if fact:
+            facts = (fact,) if isinstance(fact, str) else tuple(fact)
+            how = [self._fact_source(f) if self._fact_source else ("", f) for f in facts]
+            kinds = {k for k, _ in how if k}
+            m.source = source or (kinds.pop() if len(kinds) == 1 else "meter")
+            m.obtained = "; ".join(text for _, text in how)
+        elif source:
+            m.source = source
+        if obtained:
+            m.obtained = obtained
         if instrument is not None:
-            from rig.record.uncertainty import evaluate, model_of
+            from rig.record.uncertainty import evaluate, instrument_identity, model_of
 
             if function is None:
                 raise ValueError(f"measurement {name!r}: an instrument needs its function "
                                  "(ac_voltage, ac_current, power, time_interval)")
+            m.instrument = instrument_identity(instrument)
+            if not m.source:
+                m.source = "instrument"
+            if not m.obtained:
+                m.obtained = f"{m.instrument.get('role') or 'instrument'} {function}"
+            if display_resolution is None and shown is not None:
+                from rig.record.measures import last_digit
+
+                display_resolution = last_digit(shown)
+            if reference is None and m.source == "instrument":
+                m.reference = value  # the instrument's own reading: no meter value beside it
             basis = reference if reference is not None else value
-            m.uncertainty = evaluate(model_of(instrument), function, float(basis),
-                                     display_resolution=display_resolution).as_record()
+            if spread is not None:
+                timing = (timing or 0.0) + spread
+            if not _is_number(basis):
+                raise ValueError(f"measurement {name!r}: {basis!r} is not a number to give "
+                                 "an uncertainty")
+            if scaled_from is None:
+                m.uncertainty = evaluate(model_of(instrument), function, float(basis),
+                                         display_resolution=display_resolution,
+                                         timing=timing, range_=range_).as_record()
+            else:
+                m.uncertainty = scaled_budget(
+                    evaluate(model_of(instrument), function, float(scaled_from),
+                             range_=range_).as_record(),
+                    float(basis) / float(scaled_from) if float(scaled_from) else 0.0,
+                    display_resolution, timing)
+        from rig.record.decision import decide
+
+        big_u = m.uncertainty.get("U") if m.uncertainty else None
+        rule = rule or self.rule
+        decided = decide(m.value, m.low, m.high, big_u, m.verdict, rule)
+        m.decision = {"rule": rule, "verdict": decided.verdict,
+                      "near_limit": decided.near_limit}
         self.measurements.append(m)
         if self._sink is not None:
             self._sink(m)
         return m
 
+    def reached(self) -> set[str]:
+        return {m.name for m in self.measurements}
+
     @property
     def failed(self) -> list[Measurement]:
-        return [m for m in self.measurements if m.verdict == FAIL]
+        """The measurements that fail their test: outside their limits, except under a
+        measurement's own rule that fails only a proven non-conformity (decision.PROVEN)."""
+        from rig.record.decision import PROVEN
+
+        return [m for m in self.measurements if m.verdict == FAIL and not (
+            m.decision and m.decision.get("rule") == PROVEN and m.decision["verdict"] != FAIL)]
+
+
+def scaled_budget(budget: dict[str, Any], factor: float, display_resolution: float | None,
+                  timing: float | None) -> dict[str, Any]:
+    """The budget of a value proportional to an instrument reading (value = factor ·
+    reading): the reading's contributions scaled, the display and timing ones added."""
+    out = dict(budget)
+    for key in ("u_instrument", "u_resolution"):
+        out[key] = abs(float(budget.get(key) or 0.0) * factor)
+    out["u_display"] = (display_resolution / 2) / math.sqrt(3) if display_resolution else 0.0
+    out["u_timing"] = abs(timing) / math.sqrt(3) if timing else 0.0
+    out["u_combined"] = math.sqrt(sum(out[k] ** 2 for k in ("u_instrument", "u_resolution",
+                                                            "u_display", "u_timing")))
+    out["U"] = float(budget.get("k") or 2.0) * out["u_combined"]
+    out["scaled_from_reading"] = True
+    return out
 
 
 def measurement_line(m: Measurement) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Measurement uncertainty of the bench's instruments, per the GUM (JCGM 100:2008).
 
-Each instrument model the bench files name declares its accuracy specification here, per
-function: ±(p % of reading + q % of range), 1 year since calibration. With no other
+Each instrument model class declares its accuracy specification (`ACCURACY` in
+drivers/instruments/; `SPECS` here is derived from those classes), per function:
+±(p % of reading + q % of range), 1 year since calibration. With no other
 knowledge that limit is a rectangular distribution (u = a / √3); the instrument's resolution
 and the meter's display resolution (half a digit each, also rectangular) add in quadrature,
 and the expanded uncertainty is U = k · u_c with k = 2 (about 95 % coverage).
@@ -19,6 +20,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from drivers.instruments.accuracy import Specification
+
+__all__ = ["K", "SPECS", "Specification", "Uncertainty", "UnknownSpecification",  # noqa: RUF022
+           "evaluate", "model_of", "pick_range", "specification", "two_figures"]
+
 K = 2.0  #: coverage factor of every expanded uncertainty in the report
 
 
@@ -26,78 +32,19 @@ class UnknownSpecification(KeyError):
     """No accuracy specification is declared for this instrument model and function."""
 
 
-@dataclass(frozen=True)
-class Specification:
-    """±(pct_reading % of reading + pct_range % of range) over one range set of a function."""
+def _declared_specs() -> dict[str, dict[str, Specification]]:
+    """model name (as in bench files) -> function -> specification, from the model classes'
+    ACCURACY (drivers/instruments/); a name used in several roles (`generic`) merges."""
+    from drivers.instruments import all_models
 
-    pct_reading: float
-    pct_range: float
-    ranges: tuple[float, ...]     # full-scale values, ascending; the smallest that holds it
-    resolution: float = 0.0       # the instrument's own least digit on that use, if it matters
-    source: str = ""
-    fixed_range: float | None = None  # a driver that always selects this range
-
-    def text(self) -> str:
-        return f"±({self.pct_reading:g} % of reading + {self.pct_range:g} % of range), 1 year"
+    specs: dict[str, dict[str, Specification]] = {}
+    for cls in all_models():
+        specs.setdefault(cls.MODEL, {}).update(cls.ACCURACY)
+    return specs
 
 
 #: model name (as in bench files) -> function -> specification
-SPECS: dict[str, dict[str, Specification]] = {
-    # Keysight 34461A Truevolt DMM data sheet (5991-1983EN), 1 year, 23 °C ± 5 °C.
-    "keysight-34461a": {
-        # AC volts, true rms, 10 Hz to 20 kHz: 0.06 % of reading + 0.03 % of range
-        # (REPORT.md figure; data sheet table "AC characteristics"). Ranges 100 mV..750 V;
-        # the rig's driver asks for the top range (MEAS:VOLT:AC? 1000 selects 750 V).
-        "ac_voltage": Specification(0.06, 0.03, (0.1, 1.0, 10.0, 100.0, 750.0),
-                                    source="Keysight 34461A data sheet, ACV 10 Hz-20 kHz",
-                                    fixed_range=750.0),
-        # AC current, 10 A range, 3 Hz to 5 kHz: 0.15 % of reading + 0.06 % of range (check);
-        # the driver measures on the 10 A terminals.
-        "ac_current": Specification(0.15, 0.06, (0.0001, 0.001, 0.01, 0.1, 1.0, 3.0, 10.0),
-                                    source="Keysight 34461A data sheet, ACI 10 A range",
-                                    fixed_range=10.0),
-    },
-    # Chroma 61500 series programmable AC source, measurement section (check): voltage
-    # 0.2 % of reading + 0.2 % of full scale, current 0.4 % + 0.3 % F.S., power 0.4 % + 0.4 % F.S.
-    "chroma-61500": {
-        "ac_voltage": Specification(0.2, 0.2, (150.0, 300.0),
-                                    source="Chroma 61500 series specifications, measurement"),
-        "ac_current": Specification(0.4, 0.3, (4.0, 16.0),
-                                    source="Chroma 61500 series specifications, measurement"),
-        "power": Specification(0.4, 0.4, (1000.0, 4000.0),
-                               source="Chroma 61500 series specifications, measurement"),
-    },
-    # Chroma 63800 series programmable AC/DC electronic load, measurement section (check):
-    # voltage 0.1 % + 0.1 % F.S., current 0.1 % + 0.2 % F.S., power 0.3 % + 0.3 % F.S.
-    "chroma-63800": {
-        "ac_voltage": Specification(0.1, 0.1, (150.0, 350.0),
-                                    source="Chroma 63800 series specifications, measurement"),
-        "ac_current": Specification(0.1, 0.2, (9.0, 36.0),
-                                    source="Chroma 63800 series specifications, measurement"),
-        "power": Specification(0.3, 0.3, (1800.0, 3600.0),
-                               source="Chroma 63800 series specifications, measurement"),
-    },
-    # Keysight InfiniiVision 3000T X-series data sheet (check): delta-time accuracy
-    # ±(time base accuracy × reading + 0.16 % of screen width + 100 ps); time base 1.6 ppm
-    # + 0.5 ppm/year aging. "Range" is the screen width (10 divisions).
-    "keysight-infiniivision": {
-        "time_interval": Specification(0.00021, 0.16, (0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
-                                       source="Keysight InfiniiVision 3000T X data sheet, "
-                                              "delta time"),
-    },
-    # The emulated bench's instruments (`generic`): nominal figures of a typical bench class,
-    # no calibration behind them (an emulated bench tests the rig, not a meter).
-    "generic": {
-        "ac_voltage": Specification(0.1, 0.05, (1.0, 10.0, 100.0, 1000.0),
-                                    source="nominal (emulated instrument)"),
-        "ac_current": Specification(0.2, 0.05, (1.0, 10.0, 100.0),
-                                    source="nominal (emulated instrument)"),
-        "power": Specification(0.3, 0.1, (1000.0, 10000.0),
-                               source="nominal (emulated instrument)"),
-        "time_interval": Specification(0.01, 0.2, (0.1, 1.0, 10.0),
-                                       source="nominal (emulated instrument)"),
-    },
-}
+SPECS: dict[str, dict[str, Specification]] = _declared_specs()
 
 FUNCTION_UNITS = {"ac_voltage": "V", "ac_current": "A", "power": "W", "time_interval": "s"}
 
@@ -117,14 +64,15 @@ class Uncertainty:
     u_combined: float
     expanded: float
     k: float = K
+    u_timing: float = 0.0
 
     def as_record(self) -> dict[str, Any]:
         """The fields a measurement line keeps."""
         return {"model": self.model, "function": self.function, "range": self.range,
                 "spec": self.spec, "source": self.source,
                 "u_instrument": self.u_instrument, "u_resolution": self.u_resolution,
-                "u_display": self.u_display, "u_combined": self.u_combined,
-                "U": self.expanded, "k": self.k}
+                "u_display": self.u_display, "u_timing": self.u_timing,
+                "u_combined": self.u_combined, "U": self.expanded, "k": self.k}
 
 
 def specification(model: str, function: str) -> Specification:
@@ -151,10 +99,14 @@ def pick_range(spec: Specification, value: float) -> float:
 
 
 def evaluate(model: str, function: str, value: float, *, resolution: float | None = None,
-             display_resolution: float | None = None,
+             display_resolution: float | None = None, timing: float | None = None,
              range_: float | None = None) -> Uncertainty:
     """U (k = 2) of `value` read on `model` for `function`; `display_resolution` is the
-    last digit of the meter's display when the value is compared with the meter's."""
+    last digit of the meter's display when the value is compared with the meter's;
+    `timing` the half-width of what the compared quantity may have moved between the two
+    readings (the instrument's readings before and after the meter's), in the value's unit.
+    Each limit is a rectangular distribution (GUM 4.3.7: u = a/√3), combined in quadrature
+    (GUM 5.1.2, uncorrelated inputs of sensitivity 1), U = k·u_c with k = 2 (GUM 6.2.1)."""
     spec = specification(model, function)
     full_scale = range_ if range_ is not None else pick_range(spec, value)
     limit = abs(value) * spec.pct_reading / 100 + full_scale * spec.pct_range / 100
@@ -162,9 +114,38 @@ def evaluate(model: str, function: str, value: float, *, resolution: float | Non
     res = resolution if resolution is not None else spec.resolution
     u_res = (res / 2) / math.sqrt(3) if res else 0.0
     u_disp = (display_resolution / 2) / math.sqrt(3) if display_resolution else 0.0
-    u_c = math.sqrt(u_inst ** 2 + u_res ** 2 + u_disp ** 2)
+    u_time = abs(timing) / math.sqrt(3) if timing else 0.0
+    u_c = math.sqrt(u_inst ** 2 + u_res ** 2 + u_disp ** 2 + u_time ** 2)
     return Uncertainty(model, function, full_scale, spec.text(), spec.source, u_inst, u_res,
-                       u_disp, u_c, K * u_c)
+                       u_disp, u_c, K * u_c, u_timing=u_time)
+
+
+def specification_record(model: str) -> dict[str, dict[str, Any]]:
+    """A model's declared specifications, function by function, as the run record keeps
+    them (the report of an old record shows the table that was used, not today's)."""
+    out: dict[str, dict[str, Any]] = {}
+    for function, spec in SPECS.get(model, {}).items():
+        to_record = getattr(spec, "to_record", None)
+        data = dict(to_record()) if callable(to_record) else {
+            "pct_reading": spec.pct_reading, "pct_range": spec.pct_range,
+            "ranges": list(spec.ranges), "resolution": spec.resolution,
+            "source": spec.source, "fixed_range": spec.fixed_range}
+        data.setdefault("text", spec.text())
+        out[function] = data
+    return out
+
+
+def instrument_identity(instrument: Any) -> dict[str, Any]:
+    """Role, model and *IDN? of the driver (or model name) that measured a value."""
+    if isinstance(instrument, str):
+        return {"role": None, "model": instrument, "idn": None}
+    role = getattr(type(instrument), "ROLE", None)
+    if role is None:
+        from drivers.instruments import MODELS
+
+        role = next((r for r, models in MODELS.items()
+                     if type(instrument) in models.values()), None)
+    return {"role": role, "model": model_of(instrument), "idn": getattr(instrument, "idn", None)}
 
 
 def two_figures(value: float) -> float:
@@ -179,12 +160,10 @@ def model_of(instrument: Any, role: str | None = None) -> str:
     model name passed as is."""
     if isinstance(instrument, str):
         return instrument
-    from drivers.instruments import MODELS
+    from drivers.instruments import model_name
 
-    roles = [role] if role else list(MODELS)
-    for r in roles:
-        for name, cls in MODELS.get(r, {}).items():
-            if type(instrument) is cls:
-                return name
-    raise UnknownSpecification(f"{type(instrument).__name__} is not an instrument model the "
-                               "bench files name")
+    name = model_name(instrument)
+    if name is None or (role is not None and role != type(instrument).ROLE):
+        raise UnknownSpecification(f"{type(instrument).__name__} is not an instrument model "
+                                   "the bench files name")
+    return name

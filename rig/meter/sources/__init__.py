@@ -1,52 +1,45 @@
-"""Where a fact comes from: one small reader class per kind of source.
+"""Where a fact comes from: one reader class per kind of source, registered under its tag.
 
-The profile declares, per fact, a source (register, display, instrument, operator, none);
-`rig.meter.fact_resolver.FactResolver` binds each declaration to the reader class of its kind
-here, the way
-labgrid binds a driver to a resource. Every reader answers `read(fact) -> FactReading`, with
-the value and how it was obtained, or raises `FactUnavailable` naming the fact.
+The profile declares, per fact, a source tag (register, display, instrument, operator, none;
+see `meterprofile.fact_sources`); `rig.meter.fact_resolver.FactResolver` binds each
+declaration to the reader class registered here under the same tag, the way labgrid binds a
+driver to a resource (`@target_factory.reg_driver` and `bindings`). A reader class says
+
+- what it needs from the bench (`needs`: "optical", "camera", "operator" or an instrument
+  role), so the resolver can tell, once for every kind, whether the fact is offered here;
+- how the report describes it (the declaration's `describe`);
+- how it reads a fact (`read(fact) -> FactReading`);
+- how it reads an entry's result, where a model gives entry results by it (`entry_result`);
+- how text the meter shows is written by it (`shows`: the 7-segment form for the display).
+
+A new kind of source is one file: a declaration class (`@declares(tag)` in meterprofile, or
+the file's own) and a reader class (`@fact_source(tag)`); nothing else asks which kind a
+fact has. A fact the meter does not offer raises `FactNotOffered` (a LookupError); the
+pytest layer (`rig.plugin`) turns it into a skip naming the fact, a command into an error.
 """
 
-from __future__ import annotations
+from rig.meter.sources import (
+    display_source,
+    instrument_source,
+    operator_source,
+    register_source,
+)
+from rig.meter.sources.registry import (
+    NEEDS,
+    SOURCES,
+    BenchAccess,
+    FactNotOffered,
+    FactReading,
+    FactUnavailable,
+    ReaderBase,
+    fact_source,
+    not_offered,
+    parse_value,
+    reader_for,
+)
 
-from dataclasses import dataclass
-from typing import Any
-
-from meterprofile.fact_catalogue import Fact
-
-__all__ = ["FactReading", "FactUnavailable", "parse_value"]
-
-
-class FactUnavailable(LookupError):
-    """The meter under test does not offer this fact by any declared source (or the
-    source it is declared on cannot be used on this bench): a test needing it is skipped."""
-
-    def __init__(self, fact: str, why: str) -> None:
-        super().__init__(f"the meter does not offer fact '{fact}': {why}")
-        self.fact = fact
-        self.why = why
-
-
-@dataclass(frozen=True)
-class FactReading:
-    """One fact's value and how it was obtained (for the report: "register C.50.0")."""
-
-    fact: str
-    value: Any
-    how: str
-    kind: str  # register, display, instrument, operator
-
-
-def parse_value(fact: Fact, text: str, scale: float = 1.0) -> Any:
-    """A fact's value from the text a register or display gave (ValueError naming it)."""
-    text = text.strip()
-    if fact.kind == "number":
-        try:
-            return float(text) * scale
-        except ValueError:
-            raise ValueError(f"fact '{fact.name}': {text!r} is not a number") from None
-    if fact.kind == "flag":
-        if text not in ("0", "1"):
-            raise ValueError(f"fact '{fact.name}': {text!r} is not a flag (1 or 0)")
-        return text == "1"
-    return text
+__all__ = [
+    "NEEDS", "SOURCES", "BenchAccess", "FactNotOffered", "FactReading", "FactUnavailable",
+    "ReaderBase", "display_source", "fact_source", "instrument_source", "not_offered",
+    "operator_source", "parse_value", "reader_for", "register_source",
+]

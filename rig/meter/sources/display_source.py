@@ -13,18 +13,33 @@ from typing import Any
 
 from meterprofile import DisplaySource
 from meterprofile.fact_catalogue import Fact
-from rig.meter.sources import FactReading, FactUnavailable, parse_value
+from rig.meter.entry_result import COUNTED, EntryResult
+from rig.meter.sources.registry import (
+    NEEDS,
+    BenchAccess,
+    FactReading,
+    ReaderBase,
+    fact_source,
+    not_offered,
+    parse_value,
+)
 
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+def first_number(text: str) -> float | None:
+    """The first number the display text shows ("230.0 V" -> 230.0; None: no number)."""
+    found = _NUMBER.search(text)
+    return float(found[0]) if found else None
 
 
 def parse_display(fact: Fact, src: DisplaySource, text: str) -> Any:
     """The fact's value from the display text, as `src` says (ValueError naming the fact)."""
     if src.parse == "number":
-        found = _NUMBER.search(text)
-        if not found:
+        number = first_number(text)
+        if number is None:
             raise ValueError(f"fact '{fact.name}': the display shows {text!r}, no number")
-        return float(found[0]) * src.scale
+        return number * src.scale
     if src.parse == "flag":
         return re.search(src.pattern or "", text) is not None
     if src.parse == "regex":
@@ -36,10 +51,11 @@ def parse_display(fact: Fact, src: DisplaySource, text: str) -> Any:
     return text
 
 
-class DisplayFact:
+@fact_source("display")
+class DisplayFact(ReaderBase):
     """Types the declared code (if any) and reads the display."""
 
-    kind = "display"
+    needs = ("camera",)
 
     def __init__(self, reader: Any, type_keys: Callable[[str], Any], src: DisplaySource,
                  timeout_s: float = 10.0) -> None:
@@ -48,10 +64,24 @@ class DisplayFact:
         self.src = src
         self.timeout_s = timeout_s
 
+    @classmethod
+    def declared(cls, src: Any) -> str:
+        return "on the display"
+
+    @classmethod
+    def bind(cls, src: Any, access: BenchAccess) -> DisplayFact:
+        return cls(access.display, access.type_keys, src)
+
+    @classmethod
+    def shows(cls, text: str, profile: Any) -> str:
+        """The 7-segment canonical form of `text` on this model's display layout."""
+        from meterprofile.lcd import canonical, profile_layout
+
+        return canonical(text, profile_layout(profile))
+
     def read(self, fact: Fact) -> FactReading:
         if self.reader is None:
-            raise FactUnavailable(fact.name, "declared on the display, and the bench has no "
-                                             "camera on it (bench file [meter] camera)")
+            raise not_offered(fact.name, type(self), self.src, NEEDS["camera"])
         if self.src.code:
             self.type_keys(self.src.code + "#")
             reading = self.reader.read_until(lambda t: t not in ("", self.src.code),
@@ -62,3 +92,20 @@ class DisplayFact:
             how = f"display: {reading.text!r}"
         return FactReading(fact.name, parse_display(fact, self.src, reading.text), how,
                            self.kind)
+
+    def entry_result(self, meter: Any, keys: str, press_ms: float | None,
+                     gap_ms: float | None, code: bool) -> EntryResult:
+        """The message the display shows after ENTER (a code: the value it shows)."""
+        messages = meter.profile.display.messages
+        shown = set(messages.values())
+        typed = keys.rstrip("#").replace("<", "")
+        _, t_enter = meter.keys(keys, press_ms, gap_ms)
+
+        def is_result(text: str) -> bool:
+            if code:
+                return text != "" and text != typed[-8:]
+            counted = COUNTED.match(text)
+            return text in shown or bool(counted and counted[1] in shown)
+
+        reading = self.reader.read_until(is_result, 30.0)
+        return EntryResult(None, reading.text, t_enter, messages, code, "display", self.kind)

@@ -7,7 +7,7 @@ from typing import Any
 
 from meterprofile import InstrumentSource
 from meterprofile.fact_catalogue import Fact
-from rig.meter.sources import FactReading, FactUnavailable
+from rig.meter.sources.registry import BenchAccess, FactReading, ReaderBase, fact_source
 
 #: measurement -> (instrument role, how to take it)
 MEASUREMENTS: dict[str, tuple[str, Callable[[Any], float]]] = {
@@ -17,20 +17,28 @@ MEASUREMENTS: dict[str, tuple[str, Callable[[Any], float]]] = {
 }
 
 
-class InstrumentFact:
+@fact_source("instrument")
+class InstrumentFact(ReaderBase):
     """Measures on the bench; a flag fact is true above the declared threshold."""
-
-    kind = "instrument"
 
     def __init__(self, bench: Any, src: InstrumentSource) -> None:
         self.bench = bench
         self.src = src
 
+    @classmethod
+    def needs_of(cls, src: Any) -> tuple[str, ...]:
+        return (MEASUREMENTS[src.measurement][0],)  # the instrument role that measures it
+
+    @classmethod
+    def declared(cls, src: Any) -> str:
+        return f"as {src.measurement}"
+
+    @classmethod
+    def bind(cls, src: Any, access: BenchAccess) -> InstrumentFact:
+        return cls(access.bench, src)
+
     def read(self, fact: Fact) -> FactReading:
         role, take = MEASUREMENTS[self.src.measurement]
-        if not self.bench.has(role):
-            raise FactUnavailable(fact.name, f"declared as {self.src.measurement}, and the "
-                                             f"bench has no {role}")
         measured = take(self.bench.instrument(role))
         value: Any = measured > self.src.above if fact.kind == "flag" else measured
         how = f"instrument {role} {self.src.measurement} = {measured:.6g}"

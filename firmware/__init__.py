@@ -1,0 +1,1 @@
+"""Firmware that runs on the bench's own hardware (the keypad injector on a Raspberry Pi Pico)."""

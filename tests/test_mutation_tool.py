@@ -1,0 +1,87 @@
+"""The AST mutator of benchmarks/mutation.py: each mutant is one change, valid Python, found
+again by content, and the equivalence rules name only code the clean meter cannot run."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SOURCE = '''
+import logging
+log = logging.getLogger("x")
+LIMIT = 3
+
+
+class Meter:
+    """A meter."""
+
+    def __init__(self, faults):
+        self.faults = faults
+        self.count = 0
+
+    def judge(self, n, closed):
+        """Refuse past the limit."""
+        if "lenient" in self.faults:
+            n -= 1
+        if n > LIMIT and closed:
+            self.count += 1
+            log.debug("refused %s", n > 1)
+            return "REFUSED"
+        else:
+            return "OK"
+'''
+
+
+@pytest.fixture(scope="module")
+def mutation():
+    spec = importlib.util.spec_from_file_location("benchmarks_mutation",
+                                                  ROOT / "benchmarks" / "mutation.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_mutant_is_one_valid_change(mutation):
+    mutants = mutation.enumerate_mutants("meter.py", SOURCE)
+    ops = {m.operator for m in mutants}
+    assert {"flip-compare", "boundary", "constant+1", "constant-1", "drop-statement",
+            "swap-branches", "negate", "and-or", "arith"} <= ops, ops
+    original = ast.dump(ast.parse(SOURCE))
+    for m in mutants:
+        text = mutation.apply(SOURCE, m)
+        assert ast.dump(ast.parse(text)) != original, m  # changed, and still Python
+    # no mutant of a docstring, an import or the signature
+    assert not any(m.before.startswith(("'A meter", "import", "'Refuse")) for m in mutants)
+
+
+def test_the_sample_is_reproducible_and_ids_are_unique(mutation):
+    mutants = mutation.enumerate_mutants("meter.py", SOURCE)
+    again = mutation.enumerate_mutants("meter.py", SOURCE)
+    assert [m.id for m in mutants] == [m.id for m in again]
+    assert len({m.id for m in mutants}) == len(mutants)
+
+
+def test_equivalence_names_logging_and_fault_only_code_only(mutation):
+    tree = ast.parse(SOURCE)
+    mutants = mutation.enumerate_mutants("meter.py", SOURCE)
+    reasons = {(m.function, m.statement, m.operator, m.before):
+               mutation.equivalent_reason(m, tree) for m in mutants}
+    log_flip = next(r for (f, st, op, b), r in reasons.items()
+                    if st.startswith("log.debug") and op == "flip-compare")
+    assert log_flip and "log line" in log_flip
+    fault_body = next(r for (f, st, op, b), r in reasons.items()
+                      if st == "n -= 1" and op == "drop-statement")
+    assert fault_body and "'lenient'" in fault_body
+    fault_test = next(r for (f, st, op, b), r in reasons.items()
+                      if b == "'lenient' in self.faults" and op == "flip-compare")
+    assert fault_test is None  # switching the fault on in the clean meter is a real change
+    judged = [r for (f, st, op, b), r in reasons.items()
+              if st.startswith("if n > LIMIT") and not st.startswith("log")]
+    assert judged and not any(judged)
