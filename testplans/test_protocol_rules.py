@@ -185,3 +185,4 @@ def test_overload_trips_up_to_the_declared_count_then_a_token_releases(dut, vend
     finally:
         load.on = False
         assert dut.enter(vendor.power_limit(0)).accepted
+

@@ -426,7 +426,8 @@ class Walker:
     def act_overload_release(self) -> Step:
         m = self.model
         until = m.items.reconnect_at if m.items.reconnect_at is not None else m.t
-        return self.wait(until - m.t + 2 * m.edge_s)
+        # the trip (so the reconnection) may have come as late as the load command's bracket
+        return self.wait(until + m.items.trip_jitter - m.t + 2 * m.edge_s)
 
     def act_code_relay(self) -> Step:
         return self.c.do(EnterCode("01"))
