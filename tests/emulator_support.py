@@ -81,3 +81,30 @@ def with_profile(profile: MeterProfile, table: str, **values: object) -> MeterPr
     """The profile with some values of one table replaced."""
     part = dataclasses.replace(getattr(profile, table), **values)
     return dataclasses.replace(profile, **{table: part})
+
+
+class ServedInstruments:
+    """Emulated instrument models served over real sockets on 127.0.0.1 for one `Bench`,
+    each with its driver connected; call it with (device class, driver class)."""
+
+    def __init__(self, bench: Bench) -> None:
+        self.bench = bench
+        self._servers: list = []
+        self._drivers: list = []
+
+    def __call__(self, device_cls, driver_cls, **kwargs):
+        from emulator.scpi.server import ScpiServer
+
+        device = device_cls(self.bench.model)
+        server = ScpiServer(device)
+        server.start()
+        self._servers.append(server)
+        driver = driver_cls(server.resource, timeout_ms=2000, **kwargs)
+        self._drivers.append(driver)
+        return driver, device
+
+    def close(self) -> None:
+        for driver in self._drivers:
+            driver._res.close()
+        for server in self._servers:
+            server.stop()

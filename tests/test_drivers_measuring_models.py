@@ -19,8 +19,7 @@ from emulator.scpi.instruments import DmmDevice, ScopeDevice
 from emulator.scpi.power_meter_models import YokogawaWt310eDevice
 from emulator.scpi.scope_keysight import InfiniiVisionDevice
 from emulator.scpi.scope_rigol import RigolMso5000Device
-from emulator.scpi.server import ScpiServer
-from tests.emulator_support import Bench
+from tests.emulator_support import Bench, ServedInstruments
 
 
 @pytest.fixture
@@ -30,23 +29,9 @@ def served():
     assert bench.enter(bench.vendor.credit(0, "5"))[0] == "ACCEPT"
     bench.advance(1.0)
     assert bench.reg("C.51.0") == "1"  # relay closed
-    servers, drivers = [], []
-
-    def serve(device_cls, driver_cls, **kwargs):
-        device = device_cls(bench.model)
-        server = ScpiServer(device)
-        server.start()
-        servers.append(server)
-        driver = driver_cls(server.resource, timeout_ms=2000, **kwargs)
-        drivers.append(driver)
-        return driver, device
-
-    serve.bench = bench
+    serve = ServedInstruments(bench)
     yield serve
-    for driver in drivers:
-        driver._res.close()
-    for server in servers:
-        server.stop()
+    serve.close()
 
 
 # --- DMMs -------------------------------------------------------------------------------------

@@ -68,7 +68,8 @@ def skipped_for_a_fact(test: dict) -> bool:
     """A skip that names the fact the profile does not offer (rig.meter.sources.FactUnavailable),
     or a plan step only a person can do (no operator at this bench)."""
     reason = test.get("reason", "")
-    return "does not offer fact '" in reason or "needs an operator" in reason
+    return ("does not offer fact '" in reason or "needs an operator" in reason
+            or reason.startswith("not applicable: model-based exploration is off"))
 
 
 @pytest.mark.slow

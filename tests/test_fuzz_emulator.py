@@ -274,7 +274,9 @@ def test_keypad_wire_answers_each_line_then_identifies(wires, lines, long_line):
     expected = sum(1 for raw in sent if raw.strip(b" \t\r"))
     with serial.Serial(wires["keypad"], 115200, timeout=0.05) as ser:
         ser.write(b"".join(raw + b"\n" for raw in sent) + b"*IDN?\n")
-        got = read_until(ser, lambda b: b.endswith(b"OK STS-RIG,KEYPAD-INJECTOR,EMU0001,1.0\r\n"))
+        # a generated line may itself be *IDN?: wait for every answer, not the first identity
+        got = read_until(ser, lambda b: b.count(b"\r\n") >= expected + 1 and b.endswith(
+            b"OK STS-RIG,KEYPAD-INJECTOR,EMU0001,1.0\r\n"))
     answers = got.split(b"\r\n")[:-2]
     assert len(answers) == expected, answers
     assert all(a.startswith((b"OK", b"ERR ")) for a in answers), answers

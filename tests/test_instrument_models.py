@@ -38,7 +38,7 @@ from emulator.scpi.registry import devices
 from emulator.scpi.server import ScpiDevice, ScpiServer, definite_block, nr2, nr3
 from emulator.scpi.source_models import Chroma61500Device, KeysightAC6800BDevice
 from emulator.scpi.switch_models import EARTH_LEAK_OHMS, KeysightDaq970aDevice, SwitchDevice
-from tests.emulator_support import Bench
+from tests.emulator_support import Bench, ServedInstruments
 
 ROOT = Path(__file__).resolve().parents[1]
 EMULATED = ROOT / "rig" / "benches" / "emulated.toml"
@@ -51,23 +51,9 @@ def served():
     bench = Bench()
     assert bench.enter(bench.vendor.credit(0, "5"))[0] == "ACCEPT"
     bench.advance(1.0)
-    servers, drivers = [], []
-
-    def serve(device_cls, driver_cls, **kwargs):
-        device = device_cls(bench.model)
-        server = ScpiServer(device)
-        server.start()
-        servers.append(server)
-        driver = driver_cls(server.resource, timeout_ms=2000, **kwargs)
-        drivers.append(driver)
-        return driver, device
-
-    serve.bench = bench
+    serve = ServedInstruments(bench)
     yield serve
-    for driver in drivers:
-        driver._res.close()
-    for server in servers:
-        server.stop()
+    serve.close()
 
 
 def _raw(server: ScpiServer, line: str, *, answer: bool = True) -> str | None:
