@@ -114,6 +114,17 @@ def test_a_command_on_a_bench_with_a_fifo_key_names_it(fifo, tmp_path, capsys):
                                        f"key file {fifo} is not a regular file (a FIFO)\n")
 
 
+def test_rig_run_on_a_bench_with_a_fifo_key_is_bad_input_before_anything_starts(
+        fifo, tmp_path, capsys):
+    bench = _bench_with_key(tmp_path, "file:vk.fifo")
+    reports = tmp_path / "reports"
+    assert main(["run", "--bench", str(bench), "--reports", str(reports)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"rig run: vending key (meter.keys.vending_key): key file {fifo} is not "
+                   "a regular file (a FIFO)\n")
+    assert not reports.exists()  # no run folder for a run that never started
+
+
 # --- the optical readout ---------------------------------------------------------------------
 
 

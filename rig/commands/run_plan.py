@@ -165,6 +165,14 @@ def check_before_start(args: argparse.Namespace) -> str | None:
         config = load_bench(args.bench)
     except (ConfigError, ValueError, OSError) as exc:
         return str(exc)
+    from rig.meter.vendor import VendingKeyError, resolve_vending_key
+
+    reference = config.meter.keys.vending_key
+    try:  # a key reference that does not resolve is bad input, found before anything starts
+        if reference:
+            resolve_vending_key(reference, base=Path(config.path).parent)
+    except VendingKeyError as exc:
+        return str(exc)
     if args.profile:
         from meterprofile import load_profile
 
