@@ -8,6 +8,7 @@ package `rig.meter.sources` re-exports these and loads the packaged readers.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -99,8 +100,9 @@ def not_offered(fact: str, cls: type[ReaderBase], src: Any, why: str) -> FactNot
     return FactNotOffered(fact, f"declared {cls.declared(src)}, and {why}")
 
 
-class ReaderBase:
-    """What every reader class answers; a new kind overrides what differs."""
+class ReaderBase(ABC):
+    """What every reader class answers: a new kind must say how it binds and reads, and
+    overrides whatever else differs."""
 
     kind = ""
     needs: tuple[str, ...] = ()
@@ -119,17 +121,18 @@ class ReaderBase:
         return f"as {cls.kind}"
 
     @classmethod
+    @abstractmethod
     def bind(cls, src: Any, access: BenchAccess) -> ReaderBase:
         """A reader for declaration `src` on this bench (its needs are met)."""
-        raise NotImplementedError
 
     @classmethod
     def shows(cls, text: str, profile: Any) -> str:
         """`text` as the meter shows it through this source (unchanged by default)."""
         return text
 
+    @abstractmethod
     def read(self, fact: Fact) -> FactReading:
-        raise NotImplementedError
+        """The fact's value now, and how it was obtained."""
 
     def entry_result(self, meter: Any, keys: str, press_ms: float | None,
                      gap_ms: float | None, code: bool) -> Any:
@@ -157,3 +160,11 @@ class NoFact(ReaderBase):
     """The profile declares no source: the fact is not offered, whatever the bench."""
 
     offered = False
+
+    @classmethod
+    def bind(cls, src: Any, access: BenchAccess) -> ReaderBase:
+        """Never bound: the resolver asks `offered` first; a caller that did not is told so."""
+        raise FactNotOffered(str(getattr(src, "name", "?")), "the profile declares no source")
+
+    def read(self, fact: Fact) -> FactReading:
+        raise FactNotOffered(fact.name, "the profile declares no source")
