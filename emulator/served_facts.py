@@ -17,6 +17,22 @@ from meterprofile.fact_catalogue import FACTS
 #: registers a meter answers whatever its profile says (IEC 62056-21 device address)
 IDENTIFICATION = ("0.0.0",)
 
+#: what the emulated meter's rig-defined diagnostic registers hold (docs/CONTRACTS.md 3.3);
+#: no fact names them and no verdict rests on them
+DIAGNOSTIC_MEANINGS = {
+    "C.50.1": "credit, water (subclass 1)", "C.50.2": "credit, gas (subclass 2)",
+    "C.50.3": "credit, time (subclass 3)", "C.50.4": "currency credit, electricity",
+    "C.50.5": "currency credit, water", "C.50.6": "currency credit, gas",
+    "C.50.7": "currency credit, time", "C.51.0": "relay closed (1) or open (0)",
+    "C.51.1": "bench time of the last relay contact change",
+    "C.51.2": "bench time the meter last commanded the relay",
+    "C.51.4": "bench time the meter last commanded the relay open",
+    "C.51.5": "bench time the meter last commanded the relay closed",
+    "C.52.1": "last token entered", "C.52.3": "bench time the last entry was processed",
+    "C.58.0": "lock-out remaining", "C.58.2": "bench time the last lock-out ends",
+    "C.60.0": "bench time now",
+}
+
 
 def format_value(value: Any, src: RegisterSource) -> str:
     """The wire text of a fact value under its register declaration (value / scale)."""

@@ -90,20 +90,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 # IEC 62056-21 addresses every mode C meter may send, whatever its profile says
 _STANDARD = {"0.0.0": "device address (meter number)", "F.F": "error register"}
-# the emulated meter's rig-defined diagnostics (docs/CONTRACTS.md 3.3), named by no fact
-_DIAGNOSTIC = {
-    "C.50.1": "credit, water (subclass 1)", "C.50.2": "credit, gas (subclass 2)",
-    "C.50.3": "credit, time (subclass 3)", "C.50.4": "currency credit, electricity",
-    "C.50.5": "currency credit, water", "C.50.6": "currency credit, gas",
-    "C.50.7": "currency credit, time", "C.51.0": "relay closed (1) or open (0)",
-    "C.51.1": "bench time of the last relay contact change",
-    "C.51.2": "bench time the meter last commanded the relay",
-    "C.51.4": "bench time the meter last commanded the relay open",
-    "C.51.5": "bench time the meter last commanded the relay closed",
-    "C.52.1": "last token entered", "C.52.3": "bench time the last entry was processed",
-    "C.58.0": "lock-out remaining", "C.58.2": "bench time the last lock-out ends",
-    "C.60.0": "bench time now",
-}
 
 
 def register_names(profile: Any | None) -> dict[str, tuple[str | None, str]]:
@@ -114,8 +100,13 @@ def register_names(profile: Any | None) -> dict[str, tuple[str | None, str]]:
         return names
     from meterprofile.fact_catalogue import FACTS
 
-    for address in getattr(profile.optical, "diagnostic_registers", ()):
-        names[address] = (None, "diagnostic: " + _DIAGNOSTIC.get(address, "rig-defined"))
+    diagnostics = getattr(profile.optical, "diagnostic_registers", ())
+    if diagnostics:  # only an emulated meter declares them: its emulator says what they mean
+        from emulator.served_facts import DIAGNOSTIC_MEANINGS
+
+        for address in diagnostics:
+            names[address] = (None, "diagnostic: " + DIAGNOSTIC_MEANINGS.get(address,
+                                                                             "rig-defined"))
     for fact_name, source in profile.register_facts().items():
         meaning = FACTS[fact_name].meaning if fact_name in FACTS else ""
         names[source.address] = (fact_name, meaning)
