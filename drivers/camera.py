@@ -112,8 +112,10 @@ def decode_image(data: bytes, camera: str, limits: ReadLimits | None = None) -> 
 class VideoCaptureCamera(Camera):
     """A USB/V4L2 webcam through OpenCV; the newest frame, not one waiting in the buffer."""
 
-    def __init__(self, source: int | str, *, timeout_s: float = 5.0) -> None:
+    def __init__(self, source: int | str, *, timeout_s: float = 5.0,
+                 limits: ReadLimits | None = None) -> None:
         self.name = f"v4l2:{source}" if isinstance(source, str) else f"index {source}"
+        self.limits = limits or camera_limits(timeout_s)
         if isinstance(source, str):
             self._cap = cv2.VideoCapture(source, cv2.CAP_V4L2)
         else:
@@ -130,6 +132,17 @@ class VideoCaptureCamera(Camera):
         ok, image = self._cap.read()
         if not ok or image is None or image.size == 0:
             raise CameraError(self.name, "grab", "the camera gave no frame")
+        return self._bounded(image)
+
+    def _bounded(self, image: np.ndarray) -> np.ndarray:
+        """The frame, if its size is inside the limits an HTTP snapshot is held to (a driver
+        set to a huge mode would otherwise make every display read slow and memory-hungry)."""
+        height, width = image.shape[:2]
+        if (height * width > self.limits.max_pixels
+                or max(height, width) > self.limits.max_side):
+            raise CameraError(self.name, "grab", f"a {width}x{height} frame is over the limit "
+                              f"({self.limits.max_pixels} pixels, {self.limits.max_side} a "
+                              "side): set the camera to a smaller mode")
         return image
 
     def close(self) -> None:
@@ -147,8 +160,8 @@ def open_camera(spec: str, *, timeout_s: float = 5.0,
         path = spec.removeprefix("v4l2:")
         if not path:
             raise ValueError(f"camera {spec!r}: v4l2: needs a device path, e.g. v4l2:/dev/video0")
-        return VideoCaptureCamera(path, timeout_s=timeout_s)
+        return VideoCaptureCamera(path, timeout_s=timeout_s, limits=limits)
     if spec.isdigit():
-        return VideoCaptureCamera(int(spec), timeout_s=timeout_s)
+        return VideoCaptureCamera(int(spec), timeout_s=timeout_s, limits=limits)
     raise ValueError(f"camera {spec!r} is not known: give an http:// snapshot URL, "
                      "v4l2:/dev/videoN or a camera index")

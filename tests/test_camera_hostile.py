@@ -262,3 +262,21 @@ def test_a_uniform_frame_without_corners_is_unreadable():
     result = reader.read_frame(np.full((480, 640), 190, np.uint8))
     assert result.text is None
     assert "no calibration corners" in result.why
+
+
+def test_a_webcam_frame_over_the_size_limit_is_refused():
+    """A V4L2 camera set to a huge mode: its frame is refused naming the size, a frame inside
+    the limits passes unchanged (the size check of VideoCaptureCamera, without a device)."""
+    from drivers.bounded_read import ReadLimits
+    from drivers.camera import VideoCaptureCamera
+
+    camera = VideoCaptureCamera.__new__(VideoCaptureCamera)  # no device on a test machine
+    camera.name = "v4l2:/dev/video9"
+    camera.limits = ReadLimits(max_bytes=1024, total_s=1.0, max_redirects=0,
+                               max_pixels=640 * 480, max_side=1000)
+    small = np.zeros((480, 640, 3), np.uint8)
+    assert camera._bounded(small) is small
+    with pytest.raises(CameraError, match=r"a 1280x720 frame is over the limit"):
+        camera._bounded(np.zeros((720, 1280, 3), np.uint8))
+    with pytest.raises(CameraError, match=r"1001x10 frame"):
+        camera._bounded(np.zeros((10, 1001), np.uint8))
