@@ -27,6 +27,13 @@ from emulator.faults import FAULTS
 from emulator.lifeline import watch_stdin
 from emulator.model import BenchModel
 from emulator.optical import OpticalPortServer
+from emulator.positions import (
+    MAX_POSITIONS,
+    SharedSource,
+    position_faults,
+    position_model_factory,
+    setup_for_position,
+)
 from emulator.relayboard import KEYPAD_KINDS, keypad_server
 from emulator.scpi.registry import device_class, devices
 from emulator.scpi.server import ScpiDevice, ScpiServer
@@ -40,14 +47,19 @@ class EmulatedBench:
     def __init__(self, *, bench_file: str | None = None, speed: float = 1.0,
                  faults: frozenset[str] = frozenset(), state: str | None = None,
                  keypad: str = "injector", profile: str | None = None,
-                 read_log: str | None = None, command_log: str | None = None) -> None:
-        self.setup = MeterSetup.from_bench_file(bench_file) if bench_file else MeterSetup.default()
+                 read_log: str | None = None, command_log: str | None = None,
+                 clock: Clock | None = None, setup: MeterSetup | None = None,
+                 model_factory: Callable[..., BenchModel] = BenchModel) -> None:
+        if setup is None:
+            # position 1's meter is the bench file's own (its PAN, or the default one's)
+            setup = setup_for_position(bench_file, 1) if bench_file else MeterSetup.default()
+        self.setup = setup
         self.profile = load_profile(profile or self.setup.profile,
                                     None if profile or not bench_file else Path(bench_file).parent)
         self.faults = faults
-        self.clock = Clock(speed)
-        self.model = BenchModel(self.setup, self.profile, self.clock, faults,
-                                Path(state) if state else None)
+        self.clock = clock or Clock(speed)  # a positions bench shares one clock
+        self.model = model_factory(self.setup, self.profile, self.clock, faults,
+                                   Path(state) if state else None)
         self.model.read_log = Path(read_log) if read_log else None
         if self.model.read_log is not None:
             self.model.read_log.touch()  # there from the start: the option reached us
@@ -125,6 +137,54 @@ class EmulatedBench:
         }
 
 
+class PositionsBench:
+    """N emulated positions on one bench clock and one shared AC source
+    (emulator.positions): `rig emulate --positions N`."""
+
+    def __init__(self, positions: int, *, bench_file: str | None = None, speed: float = 1.0,
+                 faults: dict[int, frozenset[str]] | None = None, keypad: str = "injector",
+                 profile: str | None = None, read_log: str | None = None,
+                 command_log: str | None = None) -> None:
+        if not 1 <= positions <= MAX_POSITIONS:
+            raise ValueError(f"--positions must be from 1 to {MAX_POSITIONS}, got {positions}")
+        faults = faults or {}
+        self.clock = Clock(speed)
+        self.benches: list[EmulatedBench] = []
+        shared: SharedSource | None = None
+        for k in range(1, positions + 1):
+            setup = setup_for_position(bench_file, k)
+            if shared is None:
+                ratings = load_profile(profile or setup.profile, None if profile or not
+                                       bench_file else Path(bench_file).parent).ratings
+                shared = SharedSource(ratings.voltage_v, ratings.frequency_hz)
+            self.benches.append(EmulatedBench(
+                bench_file=bench_file, faults=faults.get(k, frozenset()), keypad=keypad,
+                profile=profile, read_log=read_log, command_log=command_log,
+                clock=self.clock, setup=setup,
+                model_factory=position_model_factory(shared, k)))
+        assert shared is not None
+        self.shared = shared
+
+    def start(self) -> None:
+        for bench in self.benches:
+            bench.start()
+
+    def stop(self) -> None:
+        for bench in self.benches:
+            bench.stop()
+
+    def endpoints(self) -> dict:
+        """The one line: every position's endpoints (as a one-meter bench announces them,
+        with its number), the clock and the shared source."""
+        positions = []
+        for k, bench in enumerate(self.benches, start=1):
+            positions.append({"position": k, **bench.endpoints()})
+        return {"positions": positions, "speed": self.clock.speed, "pid": os.getpid(),
+                "shared_source": {"voltage": self.shared.voltage,
+                                  "frequency": self.shared.frequency,
+                                  "supply": "per-position switch"}}
+
+
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one clear line on stderr, exit 2
         print(f"rig emulate: {message}", file=sys.stderr)
@@ -162,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="what presses the keys: injector (default) or a relay board")
     parser.add_argument("--list-keypads", action="store_true",
                         help="list the keypad kinds, one a line, and exit")
+    parser.add_argument("--positions", type=int, metavar="N",
+                        help="serve N positions (each its own meter, number and keys) on one "
+                             "shared AC source; --fault NAME@K puts a fault in position K only")
+    parser.add_argument("--attach", metavar="JSON",
+                        default=os.environ.get(ATTACH_ENV) or None,
+                        help="serve nothing: announce one position of a running `--positions` "
+                             "bench (its endpoints, JSON) and wait, as a bench of its own "
+                             f"would (default: ${ATTACH_ENV})")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every exchange")
     return parser
 
@@ -187,13 +255,24 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if args.attach:
+        return attached(args, stop)
     try:
-        faults = known_faults(args.fault)
         if not (math.isfinite(args.speed) and args.speed > 0):
             raise ValueError(f"--speed must be a positive number, got {args.speed:g}")
-        bench = EmulatedBench(bench_file=args.bench, speed=args.speed, faults=faults,
-                              state=args.state, keypad=args.keypad, profile=args.profile,
-                              read_log=args.read_log, command_log=args.command_log)
+        bench: EmulatedBench | PositionsBench
+        if args.positions is not None:
+            if args.state:
+                raise ValueError("--state keeps one meter's memory: not with --positions")
+            bench = PositionsBench(args.positions, bench_file=args.bench, speed=args.speed,
+                                   faults=position_faults(args.fault, max(args.positions, 1)),
+                                   keypad=args.keypad, profile=args.profile,
+                                   read_log=args.read_log, command_log=args.command_log)
+        else:
+            bench = EmulatedBench(bench_file=args.bench, speed=args.speed,
+                                  faults=known_faults(args.fault), state=args.state,
+                                  keypad=args.keypad, profile=args.profile,
+                                  read_log=args.read_log, command_log=args.command_log)
     except (ValueError, OSError) as exc:
         message = " ".join(str(exc).split())
         if args.bench and args.bench not in message:
@@ -209,6 +288,35 @@ def main(argv: list[str] | None = None) -> int:
             pass
     finally:
         bench.stop()
+    return 0
+
+
+#: the environment variable a `rig run --positions` worker's emulator start reads: the
+#: endpoints of the position it is to use (rig.bench.positions)
+ATTACH_ENV = "STS_EMULATOR_ATTACH"
+
+
+def attached(args: argparse.Namespace, stop: threading.Event) -> int:
+    """`--attach JSON`: one position of a running positions bench, announced as a bench of
+    its own (this process's pid), until stopped. Faults named here must be the position's."""
+    try:
+        endpoints = json.loads(args.attach)
+        if not isinstance(endpoints, dict) or not {"optical", "keypad", "instruments",
+                                                   "faults"} <= set(endpoints):
+            raise ValueError("not the endpoints of a position")
+    except ValueError as exc:
+        print(f"rig emulate: --attach: {exc}", file=sys.stderr)
+        return 2
+    asked, served = set(args.fault), set(endpoints["faults"])
+    if asked and asked != served:
+        print(f"rig emulate: --attach: position {endpoints.get('position', '?')} serves "
+              f"faults {sorted(served)}, not {sorted(asked)}", file=sys.stderr)
+        return 2
+    print(json.dumps({**endpoints, "pid": os.getpid()}), flush=True)
+    if args.exit_on_stdin_eof:
+        watch_stdin(stop)
+    while not stop.wait(1.0):
+        pass
     return 0
 
 

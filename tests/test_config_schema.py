@@ -173,7 +173,6 @@ CASES = [
     case("missing-meter", '[meter]\npan = "600727471234567834"\noptical = "/dev/ttyUSB0"\n'
          'password = "00000000"\n[meter.keys]\nkrn = 1\nkt = 2\n'
          'vending_key = "env:STS_TEST_VK"\n', "", "missing table [meter]"),
-    case("missing-pan", 'pan = "600727471234567834"\n', "", "missing key 'meter.pan'"),
     # --- the new tables ------------------------------------------------------------------------
     case("camera-as-integer", "[meter.keys]", "camera = 0\n[meter.keys]",
          "meter.camera: expected a non-empty string, got 0 (an integer)"),
@@ -285,6 +284,18 @@ def test_a_literal_vending_key_error_names_its_length_only(tmp_path):
     assert str(error) == ("bench.toml: meter.keys.vending_key: expected env:NAME, file:PATH or "
                           "a literal test key of 16, 32 or 48 hex digits, got a string of 8 "
                           "characters")
+
+
+def test_a_bench_file_without_a_pan_loads_but_vends_nothing(tmp_path, monkeypatch):
+    """The PAN may come from the meter (a meters file, positions): the file loads with none,
+    and what needs the meter's decoder key says why it has none."""
+    from rig.meter.vendor import BenchVendor, MeterPanUnknown
+
+    monkeypatch.setenv("STS_TEST_VK", "ab" * 8)
+    config = load_bench(write(tmp_path, BASE.replace('pan = "600727471234567834"\n', "", 1)))
+    assert config.meter.pan is None
+    with pytest.raises(MeterPanUnknown, match=r"bench.toml names no \[meter\] pan"):
+        BenchVendor.for_bench(config)
 
 
 @pytest.mark.parametrize("ref", ["env:STS_TEST_VK", "file:keys/vk.hex", "abababababababab",

@@ -13,10 +13,11 @@ Tables (only [meter] is required; a key left out takes the default shown):
                time; an emulated bench started elsewhere, `emulated = false` with the ports of a
                `rig emulate --speed N`, states its N here; a real bench leaves 1), faults ([]:
                fault names, emulated benches only)
-[meter]        pan (18 digits, Luhn checked), optical (port; required on a non-emulated bench),
-               profile ("pln_default", or a path), password ("00000000"), address (""),
-               camera (none: a camera spec, "http://127.0.0.1:8080/capture", "v4l2:/dev/video0"
-               or "0")
+[meter]        pan (18 digits, Luhn checked; none: the meter's own, read at bring-up with
+               `rig run --meters FILE` or `--positions N`), optical (port; required on a
+               non-emulated bench), profile ("pln_default", or a path), password
+               ("00000000"), address (""), camera (none: a camera spec,
+               "http://127.0.0.1:8080/capture", "v4l2:/dev/video0" or "0")
 [meter.keys]   dkga "02"|"04", ea "07"|"11", sgc (six digits), ti (two digits), krn 1-9,
                kt 0-3, ken 0-255, base_date 1993|2014|2035, vending_key ("env:NAME",
                "file:PATH", or literal hex for public test keys only)
@@ -237,7 +238,7 @@ class CameraCalibration:
 
 @schema(frozen=True, config=FORBID)
 class MeterConfig:
-    pan: Pan
+    pan: Pan | None = None  # absent: read from the meter at bring-up (`rig run --meters`)
     optical: Name | None = None
     profile: Name = "pln_default"
     password: Text = dataclasses.field(default="00000000", repr=False)

@@ -59,6 +59,7 @@ class RunOptions:
     run_id: str | None = None
     profile: str | None = None  # --profile NAME|FILE: instead of the bench file's
     meters: str | None = None  # --meters FILE: the meter's keys by the PAN it reports
+    position: str | None = None  # --rig-position K: the bench position of a positions run
 
 
 class RigSession:
@@ -157,7 +158,7 @@ class RigSession:
             bench_error=self.bench_error, meter_error=self.meter_error,
             meter_warning=self.meter_warning,
             allow_expired_calibration=self.options.allow_expired_calibration,
-            tests=len(self.tests), argv=argv)
+            tests=len(self.tests), position=self.options.position, argv=argv)
 
     # --- bring-up -------------------------------------------------------------------------
 

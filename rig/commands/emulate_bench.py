@@ -5,6 +5,8 @@ fault is one line `rig emulate: <what was wrong>` on stderr and exit status 2.
 `rig emulate --list-models` prints one line per instrument model the rig supports (a driver
 in drivers/instruments/ and an emulated command set in emulator/scpi/): the role, the name a
 bench file uses (`[instruments.ROLE] model = NAME`) and the maker's model designation.
+`rig emulate --positions N` serves N positions on one shared AC source (emulator/positions.py),
+announcing each position's endpoints in its first line; `--fault NAME@K` faults position K.
 """
 
 from __future__ import annotations

@@ -47,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "serves this profile's meter")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="switch on an emulator fault (repeatable; `rig emulate "
-                             "--list-faults` lists them)")
+                             "--list-faults` lists them); NAME@K: position K's meter only")
+    parser.add_argument("--positions", type=int, metavar="N",
+                        help="run the plan on N emulated meters at once, one worker each, "
+                             "on one shared AC source; a report per meter and a batch "
+                             "summary (rig.bench.positions)")
     parser.add_argument("--keypad", metavar="NAME",
                         help="keypad kind: injector or a relay board (`rig emulate "
                              "--list-keypads`); default: the bench file's")
@@ -69,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "in every state; off by default")
     for flag, meta, text in RUN_FACTS:  # the run's facts for the report (rig.record)
         parser.add_argument(flag, metavar=meta, help=text)
+    parser.add_argument("--place", action="append", default=[], metavar="NAME",
+                        help="run on the bench position of this labgrid place: acquired "
+                             "through the coordinator, released at the end (one place per "
+                             "run; rig.bench.labgrid_place)")
+    parser.add_argument("--coordinator", metavar="HOST:PORT",
+                        help="labgrid coordinator for --place (default: $LG_COORDINATOR, "
+                             "else 127.0.0.1:20408)")
     parser.add_argument("--reports", default="reports", metavar="DIR",
                         help="where run directories go (default: reports/ in the current "
                              "folder)")
@@ -157,14 +168,21 @@ def check_before_start(args: argparse.Namespace) -> str | None:
 
     if args.speed is not None and not args.speed > 0:
         return f"--speed must be a positive number, got {args.speed:g}"
-    unknown = [name for name in args.fault if name not in FAULTS]
+    unknown = [name for name in args.fault if name.partition("@")[0] not in FAULTS]
     if unknown:
         return (f"--fault {unknown[0]}: no such fault (`rig emulate --list-faults` lists "
                 f"them: {', '.join(FAULTS)})")
+    problem = positions_problem(args)
+    if problem:
+        return problem
     try:
         config = load_bench(args.bench)
     except (ConfigError, ValueError, OSError) as exc:
         return str(exc)
+    if config.meter.pan is None and not (getattr(args, "meters", None)
+                                         or getattr(args, "positions", None)):
+        return (f"{config.path.name}: [meter] names no pan: give it, or run with --meters "
+                "FILE so the meter's PAN is read at bring-up")
     from rig.meter.vendor import VendingKeyError, resolve_vending_key
 
     reference = config.meter.keys.vending_key
@@ -220,6 +238,28 @@ def check_before_start(args: argparse.Namespace) -> str | None:
         what = "--fault" if args.fault else "--speed"
         return (f"{what} applies to an emulated bench only; {config.path.name} is a real one "
                 "(bench.emulated = false)")
+    return None
+
+
+def positions_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with --positions and the `NAME@K` faults (rig.bench.positions), or
+    None; the bench must be an emulated one."""
+    positions = getattr(args, "positions", None)
+    if positions is None:
+        at = [name for name in args.fault if "@" in name]
+        return f"--fault {at[0]}: NAME@K names a position; give --positions N" if at else None
+    from emulator.positions import MAX_POSITIONS, position_faults
+    from rig.bench.config import ConfigError, load_bench
+
+    if not 1 <= positions <= MAX_POSITIONS:
+        return f"--positions must be from 1 to {MAX_POSITIONS}, got {positions}"
+    try:
+        position_faults(args.fault, positions)
+        emulated = load_bench(args.bench).bench.emulated
+    except (ConfigError, ValueError, OSError) as exc:
+        return str(exc)
+    if not emulated:
+        return "--positions serves emulated meters: the bench must be an emulated one"
     return None
 
 
@@ -335,10 +375,19 @@ def closing_verdict(run_dir: Path) -> list[str]:
 
 def main(argv: list[str]) -> int:
     args, extra = build_parser().parse_known_args(argv)
+    if getattr(args, "place", None):  # a labgrid place: acquired, run on, released
+        from rig.bench.labgrid_place import run_on_places
+
+        return run_on_places(args, argv, main, build_parser)
     problem = check_before_start(args)
     if problem:
         print(f"rig run: {problem}", file=sys.stderr)
         return 2
+    if getattr(args, "positions", None) is not None:
+        from rig.bench.positions import run_positions
+
+        return run_positions(args, extra, worker_args=pytest_args, exit_codes=EXIT_CODES,
+                             internal=INTERNAL)
     from rig.record.run_folder import RunFolderError
     from rig.record.safe_text import visible
 

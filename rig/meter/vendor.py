@@ -32,6 +32,10 @@ class VendingKeyError(ValueError):
     """The bench's vending key cannot be had; the message names the reference, never a key."""
 
 
+class MeterPanUnknown(ValueError):
+    """The bench file names no meter PAN, so no decoder key can be derived for the meter."""
+
+
 def read_key_file(path: Path, option: str = "meter.keys.vending_key") -> str:
     """The text of a key file, read with a bound: a FIFO (which blocks), a device such as
     /dev/zero (which never ends) or a file longer than KEY_FILE_MAX is refused, naming the
@@ -131,6 +135,11 @@ class BenchVendor:
     def for_bench(cls, config: BenchConfig, *, tids: TidSequence | None = None,
                   keyring: set[bytes] | None = None) -> BenchVendor:
         """The vendor of the meter on the bench, from the bench file's [meter.keys]."""
+        if config.meter.pan is None:
+            raise MeterPanUnknown(
+                f"bench file {Path(config.path).name} names no [meter] pan: the decoder key is "
+                "derived for the meter's PAN; name it there, or run with a meters file "
+                "(rig run --meters FILE) or --positions, which read it from the meter")
         keys = config.meter.keys
         keyring = keyring if keyring is not None else set()
         vending_key = resolve_vending_key(keys.vending_key, base=Path(config.path).parent)

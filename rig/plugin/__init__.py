@@ -65,6 +65,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="where run directories are written (default: reports/)")
     group.addoption("--rig-run-id", default=None, metavar="ID",
                     help="name of this run's directory (default: date-time[-faults])")
+    group.addoption("--rig-position", default=None, metavar="K",
+                    help="the bench position this run's meter sits on, for the record and the "
+                         "batch summary (rig run --positions sets it)")
     group.addoption("--rig-operator", default=None, metavar="NAME",
                     help="who runs the tests, for the report (default: the bench file's)")
     group.addoption("--keypad", default=None, metavar="NAME",
@@ -109,7 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
         bench=opt.bench, speed=opt.speed, faults=list(opt.fault),
         allow_expired_calibration=opt.allow_expired_calibration,
         report_dir=Path(opt.rig_report_dir), run_id=opt.rig_run_id, profile=opt.profile,
-        meters=opt.meters))
+        meters=opt.meters, position=opt.rig_position))
     config.stash[SESSION] = session
     if opt.bench or opt.fault or opt.profile:  # asked for: a bad file is a usage error now
         try:
