@@ -183,3 +183,11 @@ def test_meter_enter_reads_a_display_only_meter_through_the_camera(capsys, tmp_p
                                                        'profile = "pln_minimal"'))
     assert run(capsys, "meter", "enter", token.strip(), "--bench", str(bench)) == (
         0, "BENAR (BENAR) [display]\n", "")
+
+
+def test_rig_run_takes_no_abbreviation_from_pytests_options():
+    """`rig run --co` is pytest's --collect-only, not an abbreviation of --coordinator."""
+    from rig.commands.run_plan import build_parser
+
+    args, extra = build_parser().parse_known_args(["--co", "-k", "relay"])
+    assert args.coordinator is None and extra == ["--co", "-k", "relay"]

@@ -34,7 +34,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="rig run",
+    # no abbreviations: the other arguments go to pytest, whose `--co` would otherwise be
+    # taken for --coordinator
+    parser = _Parser(prog="rig run", allow_abbrev=False,
                      description="Run the conformance plans against a bench (the emulated one "
                                  "by default) and write the report under reports/<run-id>/.",
                      epilog="Other arguments go to pytest (e.g. -k relay, -x, a plan file).")
