@@ -216,7 +216,9 @@ def test_generic_dmm_still_answers_its_set(served):
 
 
 GENERIC_ONLY = {
-    # commands of the generic emulated set that the real model does not have
+    # commands of the generic emulated set (or of its removed extensions: the dropout
+    # trigger, the absolute trigger time) that the model does not have
+    ScopeDevice: (":TRIG:TYPE DROP", ":TRIG:DROP:TIME 0.05", ":TRIG:TIME?"),
     Keysight34461ADevice: (":TRIG:TIME?", "LEAK 1"),
     KeithleyDmm6500Device: ("CONF:VOLT:AC", "CONF:CURR:AC", "CONF?"),
     InfiniiVisionDevice: (":TRIG:TYPE DROP", ":TRIG:DROP:TIME 0.05", ":TRIG:TIME?"),
@@ -224,8 +226,9 @@ GENERIC_ONLY = {
                          ":TRIG:LEV 50", ":TRIG:DROP:TIME 0.05", ":TER?", ":TRIG:TIME?",
                          ":MEAS:DEL? CHAN2,CHAN1", ":MEAS:PWID? CHAN2"),
 }
-DRIVER_OF = {Keysight34461ADevice: Keysight34461A, KeithleyDmm6500Device: KeithleyDmm6500,
-             InfiniiVisionDevice: KeysightInfiniiVision, RigolMso5000Device: RigolMso5000}
+DRIVER_OF = {ScopeDevice: Scope, Keysight34461ADevice: Keysight34461A,
+             KeithleyDmm6500Device: KeithleyDmm6500, InfiniiVisionDevice: KeysightInfiniiVision,
+             RigolMso5000Device: RigolMso5000}
 
 
 @pytest.mark.parametrize("device", list(GENERIC_ONLY), ids=lambda d: d.MODEL)

@@ -178,8 +178,8 @@ def test_dmm_and_scope_exchange():
     with Dmm(dmm.resource) as meter:
         assert meter.measure_voltage_ac() == 230.1
     dmm.finish()
-    scope = ScriptedScpi([("*IDN?", "ACME,SCOPE,1,1.0"), (":TER?", "1"),
-                          (":MEAS:DEL? CHAN2,CHAN1", "0.0312"), ("*RST", None)])
+    scope = ScriptedScpi([("*IDN?", "ACME,SCOPE,1,1.0"), (":TER?", "+1"),
+                          (":MEASure:DELay? CHANnel2,CHANnel1", "+3.12E-02"), ("*RST", None)])
     with Scope(scope.resource) as sc:
         assert sc.triggered()
         assert sc.delay(2, 1) == 0.0312

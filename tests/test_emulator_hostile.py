@@ -192,10 +192,12 @@ def test_scpi_commands_past_the_limit_are_not_served(emu):
 
 def test_scpi_answer_of_one_line_is_bounded(emu):
     scope = Scpi(emu.instruments["scope"])
-    # the relay is open (no credit), so CHAN1 stays at 0 V: a drop-out trigger fires at once
-    scope.send(b":TRIG:SOUR CHAN1;:TRIG:TYPE DROP;:TRIG:LEV 50;:TRIG:DROP:TIME 0.001;:SING\n")
-    assert scope.query(":TER?") == "1"
-    scope.send(b":WAV:POIN 10000\n")
+    # the relay is open (no credit), so CHAN1 stays at 0 V: a pattern trigger on CH1 low
+    # with a 1 ms timeout fires at once
+    scope.send(b':TRIG:MODE PATT;:TRIG:LEV 50,CHAN1;:TRIG:PATT "0X";:TRIG:PATT:QUAL TIM;'
+               b":TRIG:PATT:GRE 0.001;:SING\n")
+    assert scope.query(":TER?") == "+1"
+    scope.send(b":WAV:FORM ASC;:WAV:POIN 10000\n")
     one = scope.query(":WAV:DATA?")
     assert len(one.split(",")) == 10000
     fit = ((1 << 20) + 1) // (len(one) + 1)  # whole answers in 1 MiB, with ';' between

@@ -28,6 +28,7 @@ from drivers.instruments import (
     all_models,
     model_class,
 )
+from drivers.instruments.dmm_keithley import KeithleyDmm6500
 from drivers.instruments.load import AcLoad, Chroma63800, ItechIT8600
 from drivers.instruments.source import AcSource, Chroma61500, KeysightAC6800B
 from drivers.instruments.switch import KeysightDaq970a, Switch
@@ -110,6 +111,11 @@ def test_a_model_must_declare_its_designation_and_cited_accuracy():
 def test_specification_round_trips_through_the_record():
     spec = KeysightAC6800B.ACCURACY["ac_voltage"]
     assert Specification.from_record(spec.to_record()) == spec
+    noted = KeithleyDmm6500.ACCURACY["ac_current"]
+    assert noted.note.startswith("verified")
+    assert Specification.from_record(noted.to_record()) == noted
+    assert Specification.from_record({k: v for k, v in noted.to_record().items()
+                                      if k != "note"}).note == ""  # an older record
     with pytest.raises(ValueError, match="missing field 'pct_range'"):
         Specification.from_record({"pct_reading": 1, "ranges": [1]})
 

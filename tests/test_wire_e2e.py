@@ -158,7 +158,7 @@ def test_relay_edge_seen_by_the_scope_at_the_set_delay(start_emulator, vendor):
         assert wait_entry(port, before) == "ACCEPT"
         time.sleep(0.1)
         assert port.read("C.51.0").value == "1"
-        scope.arm_dropout(level=50, hold_s=0.05)
+        scope.arm_dropout(level=50, hold_s=0.05, scale_s=0.05)  # the press on the screen
         keypad.type_keys("01#")
         scope.wait_triggered(timeout_s=10)
         # the profile's operate time: 30 ms +/- 10 ms from ENTER's release (the meter acts on

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FUNCTIONS", "Accuracy", "Specification"]
+__all__ = ["FUNCTIONS", "NOT_REREAD", "Accuracy", "Specification"]
 
 #: the functions the rig measures with an instrument, and their units
 FUNCTIONS = {"ac_voltage": "V", "ac_current": "A", "power": "W", "time_interval": "s",
@@ -29,6 +29,7 @@ class Specification:
     resolution: float = 0.0       # the instrument's own least digit on that use, if it matters
     source: str = ""              # document and table the figures come from
     fixed_range: float | None = None  # a driver that always selects this range
+    note: str = ""                # how the figures were checked against the source, if so
 
     def text(self) -> str:
         return f"±({self.pct_reading:g} % of reading + {self.pct_range:g} % of range), 1 year"
@@ -37,7 +38,7 @@ class Specification:
         """The specification as plain JSON values, for the run record."""
         return {"pct_reading": self.pct_reading, "pct_range": self.pct_range,
                 "ranges": list(self.ranges), "resolution": self.resolution,
-                "source": self.source, "fixed_range": self.fixed_range}
+                "source": self.source, "fixed_range": self.fixed_range, "note": self.note}
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> Specification:
@@ -49,12 +50,17 @@ class Specification:
                        pct_range=float(data["pct_range"]), ranges=ranges,
                        resolution=float(data.get("resolution", 0.0)),
                        source=str(data.get("source", "")),
-                       fixed_range=None if fixed is None else float(fixed))
+                       fixed_range=None if fixed is None else float(fixed),
+                       note=str(data.get("note", "")))
         except KeyError as exc:
             raise ValueError(f"accuracy specification: missing field {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:
             raise ValueError(f"accuracy specification: {exc}") from None
 
+
+#: the note of figures that could not be read again in a stored copy of the maker's document
+NOT_REREAD = ("not verified: no stored copy of this table could be found to read the "
+              "figures again (issue 20 review); check them against the maker's document")
 
 #: a model's accuracy table: function -> specification
 Accuracy = dict[str, Specification]

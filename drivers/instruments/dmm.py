@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from drivers.instruments.accuracy import Accuracy, Specification
+from drivers.instruments.accuracy import NOT_REREAD, Accuracy, Specification
 from drivers.instruments.base import ScpiInstrument
 from drivers.instruments.nominal import NOMINAL
 
@@ -36,7 +36,24 @@ class Dmm(ScpiInstrument):
         return self.query_number("READ?")
 
 
-class Keysight34461A(Dmm):
+class RangedDmm(Dmm):
+    """A real DMM measured as its manual has it: the function configured on a fixed range
+    (`AC_VOLT_RANGE`, `AC_CURRENT_RANGE`: the ranges its accuracy table is cited for), the
+    error queue read after the configuration, then one reading of that function."""
+
+    AC_VOLT_RANGE = 750.0
+    AC_CURRENT_RANGE = 10.0
+
+    def measure_voltage_ac(self) -> float:
+        self.configure_voltage_ac()
+        return self.read()
+
+    def measure_current_ac(self) -> float:
+        self.configure_current_ac()
+        return self.read()
+
+
+class Keysight34461A(RangedDmm):
     """Keysight 34461A Truevolt DMM (commands from the Truevolt Series Operating and Service
     Guide): AC volts on the 750 V range (its top AC range; 1000 V is DC only), AC current on
     the 10 A terminals. CONFigure then READ?, so a refused range is named by the error queue
@@ -46,8 +63,6 @@ class Keysight34461A(Dmm):
 
     MODEL = "keysight-34461a"
     DESIGNATION = "Keysight 34461A Truevolt 6.5-digit DMM"
-    AC_VOLT_RANGE = 750.0
-    AC_CURRENT_RANGE = 10.0
     # Keysight 34461A Truevolt DMM data sheet (5991-1983EN), "AC characteristics", 1 year,
     # 23 °C ± 5 °C.
     ACCURACY: ClassVar[Accuracy] = {
@@ -57,14 +72,14 @@ class Keysight34461A(Dmm):
                                     source="Keysight 34461A data sheet 5991-1983EN, AC "
                                            "characteristics: true rms AC voltage, "
                                            "10 Hz-20 kHz, 1 year",
-                                    fixed_range=750.0),
+                                    fixed_range=750.0, note=NOT_REREAD),
         # AC current, 10 A range (10 A terminals), 3 Hz to 5 kHz: 0.15 % of reading +
         # 0.06 % of range; the driver measures on the 10 A terminals.
         "ac_current": Specification(0.15, 0.06, (0.0001, 0.001, 0.01, 0.1, 1.0, 3.0, 10.0),
                                     source="Keysight 34461A data sheet 5991-1983EN, AC "
                                            "characteristics: true rms AC current, 10 A "
                                            "range, 3 Hz-5 kHz, 1 year",
-                                    fixed_range=10.0),
+                                    fixed_range=10.0, note=NOT_REREAD),
     }
 
     def configure_voltage_ac(self) -> None:
@@ -73,11 +88,3 @@ class Keysight34461A(Dmm):
     def configure_current_ac(self) -> None:
         self.configure(f"SENS:CURR:AC:TERM {self.AC_CURRENT_RANGE:g}",
                        f"CONF:CURR:AC {self.AC_CURRENT_RANGE:g}")
-
-    def measure_voltage_ac(self) -> float:
-        self.configure_voltage_ac()
-        return self.read()
-
-    def measure_current_ac(self) -> float:
-        self.configure_current_ac()
-        return self.read()

@@ -12,20 +12,18 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from drivers.instruments.accuracy import Accuracy, Specification
+from drivers.instruments.accuracy import NOT_REREAD, Accuracy, Specification
 from drivers.instruments.base import InstrumentError
-from drivers.instruments.dmm import Dmm
+from drivers.instruments.dmm import RangedDmm
 
 __all__ = ["KeithleyDmm6500"]
 
 
-class KeithleyDmm6500(Dmm):
+class KeithleyDmm6500(RangedDmm):
     """Keithley DMM6500 (SCPI command set)."""
 
     MODEL = "keithley-dmm6500"
     DESIGNATION = "Keithley DMM6500 6.5-digit bench/system DMM"
-    AC_VOLT_RANGE = 750.0
-    AC_CURRENT_RANGE = 10.0
     # Keithley DMM6500 data sheet (tek.com, 1KW-61209): "AC Voltage" and "AC Current"
     # accuracy tables, ±(% of reading + % of range), 1 year, TCAL ±5 °C.
     ACCURACY: ClassVar[Accuracy] = {
@@ -33,12 +31,15 @@ class KeithleyDmm6500(Dmm):
         "ac_voltage": Specification(0.06, 0.03, (0.1, 1.0, 10.0, 100.0, 750.0),
                                     source="Keithley DMM6500 data sheet, AC voltage "
                                            "accuracy, 750 V range, 40 Hz-10 kHz, 1 year",
-                                    fixed_range=750.0),
+                                    fixed_range=750.0, note=NOT_REREAD),
         # AC current, 10 A range, 3 Hz - 1 kHz: 0.40 % of reading + 0.06 % of range
         "ac_current": Specification(0.40, 0.06, (0.0001, 0.001, 0.01, 0.1, 1.0, 3.0, 10.0),
-                                    source="Keithley DMM6500 data sheet, AC current "
-                                           "accuracy, 10 A range, 3 Hz-1 kHz, 1 year",
-                                    fixed_range=10.0),
+                                    source="Keithley DMM6500 data sheet, p. 13, AC Current "
+                                           "Accuracy table, 10 A range, 3 Hz-1 kHz, 1 year",
+                                    fixed_range=10.0,
+                                    note="verified (issue 20 review) in the DMM6500 data "
+                                         "sheet, p. 13: 10 A, 3 Hz-1 kHz, 1 year, TCAL "
+                                         "±5 °C: 0.40 + 0.06"),
     }
 
     def configure_voltage_ac(self) -> None:
@@ -53,14 +54,6 @@ class KeithleyDmm6500(Dmm):
                                   "FRONT")
         self.configure(':SENSe:FUNCtion "CURRent:AC"',
                        f":SENSe:CURRent:AC:RANGe {self.AC_CURRENT_RANGE:g}")
-
-    def measure_voltage_ac(self) -> float:
-        self.configure_voltage_ac()
-        return self.read()
-
-    def measure_current_ac(self) -> float:
-        self.configure_current_ac()
-        return self.read()
 
     def read(self) -> float:
         return self.query_number(":READ?")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from drivers.instruments.accuracy import Accuracy, Specification
+from drivers.instruments.accuracy import NOT_REREAD, Accuracy, Specification
 from drivers.instruments.base import ScpiInstrument, scpi_property
 from drivers.instruments.nominal import NOMINAL
 
@@ -77,13 +77,16 @@ class Chroma63800(AcLoad):
     ACCURACY: ClassVar[Accuracy] = {
         "ac_voltage": Specification(
             0.1, 0.1, (150.0, 350.0),
-            source="Chroma 63800 Series data sheet, Specifications, Measurement: Voltage"),
+            source="Chroma 63800 Series data sheet, Specifications, Measurement: Voltage",
+            note=NOT_REREAD),
         "ac_current": Specification(
             0.1, 0.2, (9.0, 36.0),
-            source="Chroma 63800 Series data sheet, Specifications, Measurement: Current"),
+            source="Chroma 63800 Series data sheet, Specifications, Measurement: Current",
+            note=NOT_REREAD),
         "power": Specification(
             0.3, 0.3, (1800.0, 3600.0),
-            source="Chroma 63800 Series data sheet, Specifications, Measurement: Power"),
+            source="Chroma 63800 Series data sheet, Specifications, Measurement: Power",
+            note=NOT_REREAD),
     }
 
     mode = scpi_property("MODE?", "MODE {}", choices=("CURR", "POW"), cast=str.strip,
@@ -108,9 +111,13 @@ class ItechIT8600(AcLoad):
 
     MODEL = "itech-it8600"
     DESIGNATION = "ITECH IT8615/IT8616/IT8617 (IT8600 series)"
-    # No measurement accuracy is declared: the IT8600 data sheet's table could not be read
-    # for this model, and no figure is written that its data sheet does not state. A value
-    # read on this load gets no instrument uncertainty (UnknownSpecification names it).
+    # No measurement accuracy is declared, and none is written that the maker does not
+    # state: the IT8600 data sheet's and user manual's specification tables could not be
+    # found (searched again for issue 20: the stored IT8600 User Manual and Programming
+    # Guide pages carry no accuracy table, nor do those of the Kikusui PCZ1000A, NH Research
+    # 9430 or Prodigit AC loads that could replace it). A value read on this load gets no
+    # instrument uncertainty (UnknownSpecification names it): a bench with this load takes
+    # its power reference from a power meter (rig/bench/capabilities.py energy_meter).
     ACCURACY: ClassVar[Accuracy] = {}
 
     mode = scpi_property("FUNC?", "FUNC {}", choices=("CURR", "POW"), cast=str.strip,

@@ -6,18 +6,21 @@ CHAN1 and CHAN2 by default). A trigger on the load voltage catches the relay's e
 supply vanishing, or coming back); the time from the ENTER sync edge before it is the
 meter's response to a keypad command, measured by the scope alone.
 
-Every driver here answers `delay()` as the time from the last rising edge of the sync line to
-the load's edge: a model whose dropout trigger fires when its timer runs out (a timeout
-trigger) subtracts the timer it armed, so a plan never needs to know how a model triggers.
+The generic scope speaks the Keysight InfiniiVision command set (the generic emulated scope
+is that set under its own identity): no command here exists on no real scope. Every driver
+answers `delay()` as the time from the last rising edge of the sync line to the load's edge:
+a model whose dropout trigger fires when its timer runs out (a timeout trigger) subtracts
+the timer it armed, so a plan never needs to know how a model triggers.
 """
 
 from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from drivers.instruments.accuracy import Accuracy, Specification
+from drivers.instruments.accuracy import NOT_REREAD, Accuracy, Specification
 from drivers.instruments.answers import parse_block_header, parse_numbers
 from drivers.instruments.base import InstrumentTimeout, ScpiInstrument
 from drivers.instruments.nominal import NOMINAL
@@ -33,16 +36,26 @@ class Channel(enum.StrEnum):
 
 
 ChannelRef = Channel | str | int
+_SLOPES = {"POS": "POSitive", "NEG": "NEGative"}
 
 
 class Scope(ScpiInstrument):
-    """Generic scope (the emulated bench's command set)."""
+    """Generic scope: the InfiniiVision command set (Keysight InfiniiVision 3000T X-Series
+    Programmer's Guide): :SINGle, :TER?, :MEASure:DELay/:PWIDth, :WAVeform in ASCii with its
+    10-field preamble and a definite-length block. It has no dropout trigger type: the supply
+    vanishing is a pattern trigger with the Timeout qualifier on the channel low (below the
+    level), which fires when the pattern has held for the timeout (User's Guide, "Pattern
+    Trigger": "the trigger occurs when the > softkey time value is exceeded"), so the load's
+    edge lies that long before the trigger point."""
 
     ROLE = "scope"
     MODEL = "generic"
-    DESIGNATION = "generic SCPI oscilloscope/timer (emulated bench)"
+    DESIGNATION = "generic SCPI oscilloscope/timer (emulated bench; InfiniiVision commands)"
     ACCURACY: ClassVar[Accuracy] = {"time_interval": NOMINAL["time_interval"]}
     CHANNELS: ClassVar[dict[str, str]] = {Channel.LOAD_VOLTAGE: "1", Channel.ENTER_SYNC: "2"}
+    #: the model's time base scale command and how it starts one acquisition
+    TIMEBASE = ":TIMebase:SCALe"
+    SINGLE = ":SINGle"
 
     def __init__(self, resource: str, *, channels: dict[str, str] | None = None,
                  **kwargs: Any) -> None:
@@ -66,26 +79,41 @@ class Scope(ScpiInstrument):
             raise ValueError(f"scope channel {channel!r} is neither a channel name "
                              f"({', '.join(c.value for c in Channel)}) nor a number") from None
 
+    def _arm(self, scale_s: float, trigger: Sequence[str], lag: float) -> None:
+        """Set the time base and the trigger, then start one acquisition; `lag` is how long
+        after the load's edge this trigger fires."""
+        self.configure(f"{self.TIMEBASE} {scale_s:g}", ":TRIGger:SWEep NORMal", *trigger)
+        self._trigger_lag = lag
+        self._seen_trigger = False
+        self.configure(self.SINGLE)
+        self._armed = True
+
     def arm_dropout(self, *, level: float = 50.0, hold_s: float = 0.05,
                     channel: ChannelRef = Channel.LOAD_VOLTAGE, scale_s: float = 0.01) -> None:
-        """Arm one acquisition that triggers when the channel stays within +/-level."""
-        ch = self.input(channel)
-        self.configure(f":TIM:SCAL {scale_s:g}", f":TRIG:SOUR CHAN{ch}", ":TRIG:TYPE DROP",
-                       f":TRIG:LEV {level:g}", f":TRIG:DROP:TIME {hold_s:g}")
-        self._trigger_lag = 0.0  # the dropout trigger point is where the signal went quiet
-        self.configure(":SING")
+        """Arm one acquisition that triggers when the channel has stayed within +/-level
+        for `hold_s` (the supply gone)."""
+        ch = int(self.input(channel))
+        pattern = "".join("0" if i == ch else "X" for i in (1, 2))  # that channel low
+        self._arm(scale_s, (":TRIGger:MODE PATTern",
+                            f":TRIGger:EDGE:LEVel {level:g},CHANnel{ch}",
+                            f':TRIGger:PATTern "{pattern}"',
+                            ":TRIGger:PATTern:QUALifier TIMeout",
+                            f":TRIGger:PATTern:GREaterthan {hold_s:g}"),
+                  lag=hold_s)  # it fires when the pattern has held for the timeout
 
     def arm_edge(self, *, level: float = 50.0, slope: str = "POS",
                  channel: ChannelRef = Channel.LOAD_VOLTAGE, scale_s: float = 0.01) -> None:
-        """Arm one acquisition on an edge of the channel."""
-        ch = self.input(channel)
-        self.configure(f":TIM:SCAL {scale_s:g}", f":TRIG:SOUR CHAN{ch}", ":TRIG:TYPE EDGE",
-                       f":TRIG:SLOP {slope}", f":TRIG:LEV {level:g}")
-        self._trigger_lag = 0.0
-        self.configure(":SING")
+        """Arm one acquisition on an edge of the channel (the same commands on the
+        InfiniiVision and the Rigol MSO5000)."""
+        self._arm(scale_s, (":TRIGger:MODE EDGE",
+                            f":TRIGger:EDGE:SOURce CHANnel{self.input(channel)}",
+                            f":TRIGger:EDGE:SLOPe {_SLOPES.get(slope, slope)}",
+                            f":TRIGger:EDGE:LEVel {level:g}"), lag=0.0)
 
     def triggered(self) -> bool:
-        return self.query_bool(":TER?")
+        """:TER? answers +1 once after a trigger (reading clears it): kept until re-armed."""
+        self._seen_trigger = self._seen_trigger or self.query_bool(":TER?")
+        return self._seen_trigger
 
     def wait_triggered(self, timeout_s: float, poll_s: float = 0.01) -> None:
         """Poll until triggered; InstrumentTimeout naming the scope otherwise."""
@@ -97,7 +125,9 @@ class Scope(ScpiInstrument):
             time.sleep(poll_s)
 
     def _delay_to_trigger(self, start: str, stop: str) -> float:
-        return self.query_number(f":MEAS:DEL? CHAN{start},CHAN{stop}")
+        # no acquisition or no edge on the screen: the InfiniiVision answers 9.9E+37, which
+        # query_number refuses as a SCPI overload, naming the command
+        return self.query_number(f":MEASure:DELay? CHANnel{start},CHANnel{stop}")
 
     def delay(self, start_channel: ChannelRef = Channel.ENTER_SYNC,
               stop_channel: ChannelRef = Channel.LOAD_VOLTAGE) -> float:
@@ -109,26 +139,29 @@ class Scope(ScpiInstrument):
     def pulse_width(self, channel: ChannelRef = Channel.ENTER_SYNC) -> float:
         """The last positive pulse's width on `channel` (s): how long ENTER was really held,
         from the injector's sync line, not from the press time it was given."""
-        return self.query_number(f":MEAS:PWID? CHAN{self.input(channel)}")
+        return self.query_number(f":MEASure:PWIDth? CHANnel{self.input(channel)}")
 
     def waveform(self, channel: ChannelRef = Channel.LOAD_VOLTAGE,
                  points: int = 1000) -> tuple[list[float], list[float]]:
         """(times relative to the trigger, volts) of the last acquisition."""
-        self.configure(f":WAV:SOUR CHAN{self.input(channel)}", f":WAV:POIN {points}")
-        _n, step, origin = self.query_numbers(":WAV:PRE?", 3)
-        volts = self.query_numbers(":WAV:DATA?")
-        times = [origin + i * step for i in range(len(volts))]
+        return self._read_waveform(f":WAVeform:SOURce CHANnel{self.input(channel)}",
+                                   ":WAVeform:FORMat ASCii", f":WAVeform:POINts {points}")
+
+    def _read_waveform(self, *setup: str) -> tuple[list[float], list[float]]:
+        """Set the waveform source and format, then read the 10-field preamble (x increment
+        and x origin are fields 5 and 6) and the block of comma-separated values."""
+        self.configure(*setup)
+        pre = self.query_numbers(":WAVeform:PREamble?", 10)
+        x_increment, x_origin = pre[4], pre[5]
+        raw = self.query(":WAVeform:DATA?")
+        data = self._checked(":WAVeform:DATA?", parse_block_header, raw)
+        volts = self._checked(":WAVeform:DATA?", parse_numbers, data.strip().strip(","))
+        times = [x_origin + i * x_increment for i in range(len(volts))]
         return times, volts
 
 
 class KeysightInfiniiVision(Scope):
-    """Keysight InfiniiVision 3000T X-series (commands from the InfiniiVision 3000T X-Series
-    Programmer's Guide): :SINGle, :TER?, :MEASure:DELay/:PWIDth, :WAVeform in ASCii with
-    its 10-field preamble and a definite-length block. It has no dropout trigger type: the
-    supply vanishing is a pattern trigger with the Timeout qualifier on CH1 low (below the
-    level), which fires when the pattern has held for the timeout (User's Guide, "Pattern
-    Trigger": "the trigger occurs when the > softkey time value is exceeded"), so the load's
-    edge lies that long before the trigger point."""
+    """Keysight InfiniiVision 3000T X-series: the command set the generic scope speaks."""
 
     MODEL = "keysight-infiniivision"
     DESIGNATION = "Keysight InfiniiVision 3000T X-series oscilloscope"
@@ -140,53 +173,5 @@ class KeysightInfiniiVision(Scope):
         "time_interval": Specification(0.00021, 0.16, (0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
                                        source="Keysight InfiniiVision 3000T X-Series data "
                                               "sheet, horizontal system: delta-time and "
-                                              "time base accuracy"),
+                                              "time base accuracy", note=NOT_REREAD),
     }
-
-    def arm_dropout(self, *, level: float = 50.0, hold_s: float = 0.05,
-                    channel: ChannelRef = Channel.LOAD_VOLTAGE, scale_s: float = 0.01) -> None:
-        ch = int(self.input(channel))
-        pattern = "".join("0" if i == ch else "X" for i in (1, 2))  # that channel low
-        self.configure(f":TIMebase:SCALe {scale_s:g}", ":TRIGger:SWEep NORMal",
-                       ":TRIGger:MODE PATTern", f":TRIGger:EDGE:LEVel {level:g},CHANnel{ch}",
-                       f':TRIGger:PATTern "{pattern}"', ":TRIGger:PATTern:QUALifier TIMeout",
-                       f":TRIGger:PATTern:GREaterthan {hold_s:g}")
-        self._trigger_lag = hold_s  # fires when the pattern has held for the timeout
-        self._seen_trigger = False
-        self.configure(":SINGle")
-
-    def arm_edge(self, *, level: float = 50.0, slope: str = "POS",
-                 channel: ChannelRef = Channel.LOAD_VOLTAGE, scale_s: float = 0.01) -> None:
-        ch = self.input(channel)
-        self.configure(f":TIMebase:SCALe {scale_s:g}", ":TRIGger:SWEep NORMal",
-                       ":TRIGger:MODE EDGE", f":TRIGger:EDGE:SOURce CHANnel{ch}",
-                       f":TRIGger:EDGE:LEVel {level:g}",
-                       f":TRIGger:EDGE:SLOPe {'POSitive' if slope == 'POS' else 'NEGative'}")
-        self._trigger_lag = 0.0
-        self._seen_trigger = False
-        self.configure(":SINGle")
-
-    def triggered(self) -> bool:
-        """:TER? answers +1 once after a trigger (reading clears it): kept until re-armed."""
-        self._seen_trigger = self._seen_trigger or self.query_bool(":TER?")
-        return self._seen_trigger
-
-    def _delay_to_trigger(self, start: str, stop: str) -> float:
-        # no acquisition or no edge: the InfiniiVision answers 9.9E+37, which query_number
-        # refuses as a SCPI overload, naming the command
-        return self.query_number(f":MEASure:DELay? CHANnel{start},CHANnel{stop}")
-
-    def pulse_width(self, channel: ChannelRef = Channel.ENTER_SYNC) -> float:
-        return self.query_number(f":MEASure:PWIDth? CHANnel{self.input(channel)}")
-
-    def waveform(self, channel: ChannelRef = Channel.LOAD_VOLTAGE,
-                 points: int = 1000) -> tuple[list[float], list[float]]:
-        self.configure(f":WAVeform:SOURce CHANnel{self.input(channel)}",
-                       ":WAVeform:FORMat ASCii", f":WAVeform:POINts {points}")
-        pre = self.query_numbers(":WAVeform:PREamble?", 10)
-        x_increment, x_origin = pre[4], pre[5]
-        raw = self.query(":WAVeform:DATA?")
-        data = self._checked(":WAVeform:DATA?", parse_block_header, raw)
-        volts = self._checked(":WAVeform:DATA?", parse_numbers, data.strip().strip(","))
-        times = [x_origin + i * x_increment for i in range(len(volts))]
-        return times, volts

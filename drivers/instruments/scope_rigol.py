@@ -1,6 +1,7 @@
 """Rigol MSO5000-series oscilloscope (commands from the MSO5000 Programming Guide).
 
-Triggers: :TRIGger:MODE EDGE with :TRIGger:EDGE:*, and TIMeout with :TRIGger:TIMeout:*:
+Triggers: :TRIGger:MODE EDGE with :TRIGger:EDGE:* (the InfiniiVision's commands too: the
+base class arms it), and TIMeout with :TRIGger:TIMeout:*:
 a timeout trigger starts timing when the signal crosses the level with the chosen slope and
 fires when it has not crossed back within the timeout, so on the load voltage it fires that
 long after the supply's last crossing, and the driver subtracts it. :TRIGger:STATus? answers
@@ -17,7 +18,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from drivers.instruments.accuracy import Accuracy, Specification
-from drivers.instruments.answers import parse_block_header, parse_numbers
 from drivers.instruments.errors import AnswerError
 from drivers.instruments.scope import Channel, ChannelRef, Scope
 
@@ -39,27 +39,16 @@ class RigolMso5000(Scope):
                                               "Guide :WAVeform:XINCrement (1000 points)"),
     }
 
+    TIMEBASE = ":TIMebase:MAIN:SCALe"
+
     def arm_dropout(self, *, level: float = 50.0, hold_s: float = 0.05,
                     channel: ChannelRef = Channel.LOAD_VOLTAGE, scale_s: float = 0.01) -> None:
         ch = self.input(channel)
-        self.configure(f":TIMebase:MAIN:SCALe {scale_s:g}", ":TRIGger:SWEep NORMal",
-                       ":TRIGger:MODE TIMeout", f":TRIGger:TIMeout:SOURce CHANnel{ch}",
-                       ":TRIGger:TIMeout:SLOPe NEGative", f":TRIGger:TIMeout:LEVel {level:g}",
-                       f":TRIGger:TIMeout:TIME {hold_s:g}")
-        self._trigger_lag = hold_s  # it fires when the timer runs out
-        self.configure(":SINGle")
-        self._armed = True
-
-    def arm_edge(self, *, level: float = 50.0, slope: str = "POS",
-                 channel: ChannelRef = Channel.LOAD_VOLTAGE, scale_s: float = 0.01) -> None:
-        ch = self.input(channel)
-        self.configure(f":TIMebase:MAIN:SCALe {scale_s:g}", ":TRIGger:SWEep NORMal",
-                       ":TRIGger:MODE EDGE", f":TRIGger:EDGE:SOURce CHANnel{ch}",
-                       f":TRIGger:EDGE:SLOPe {'POSitive' if slope == 'POS' else 'NEGative'}",
-                       f":TRIGger:EDGE:LEVel {level:g}")
-        self._trigger_lag = 0.0
-        self.configure(":SINGle")
-        self._armed = True
+        self._arm(scale_s, (":TRIGger:MODE TIMeout", f":TRIGger:TIMeout:SOURce CHANnel{ch}",
+                            ":TRIGger:TIMeout:SLOPe NEGative",
+                            f":TRIGger:TIMeout:LEVel {level:g}",
+                            f":TRIGger:TIMeout:TIME {hold_s:g}"),
+                  lag=hold_s)  # it fires when the timer runs out
 
     def triggered(self) -> bool:
         """Armed (WAIT) until it triggers; a single acquisition then stops (TD, STOP). A
@@ -82,12 +71,5 @@ class RigolMso5000(Scope):
     def waveform(self, channel: ChannelRef = Channel.LOAD_VOLTAGE,
                  points: int = 1000) -> tuple[list[float], list[float]]:
         """The screen's 1000 points (NORMal mode has no point count to choose)."""
-        self.configure(f":WAVeform:SOURce CHANnel{self.input(channel)}",
-                       ":WAVeform:MODE NORMal", ":WAVeform:FORMat ASCii")
-        pre = self.query_numbers(":WAVeform:PREamble?", 10)
-        x_increment, x_origin = pre[4], pre[5]
-        raw = self.query(":WAVeform:DATA?")
-        data = self._checked(":WAVeform:DATA?", parse_block_header, raw)
-        volts = self._checked(":WAVeform:DATA?", parse_numbers, data.strip().strip(","))
-        times = [x_origin + i * x_increment for i in range(len(volts))]
-        return times, volts
+        return self._read_waveform(f":WAVeform:SOURce CHANnel{self.input(channel)}",
+                                   ":WAVeform:MODE NORMal", ":WAVeform:FORMat ASCii")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from drivers.instruments.accuracy import Accuracy, Specification
+from drivers.instruments.accuracy import NOT_REREAD, Accuracy, Specification
 from drivers.instruments.answers import Identity, parse_idn
 from drivers.instruments.base import SafetyError, ScpiInstrument, scpi_property
 from drivers.instruments.nominal import NOMINAL
@@ -77,15 +77,15 @@ class Chroma61500(AcSource):
         "ac_voltage": Specification(
             0.2, 0.2, (150.0, 300.0), fixed_range=300.0,
             source="Chroma 61500/61600 Series data sheet, Specifications, Measurement: "
-                   "Voltage"),
+                   "Voltage", note=NOT_REREAD),
         "ac_current": Specification(
             0.4, 0.3, (4.0, 16.0),
             source="Chroma 61500/61600 Series data sheet, Specifications, Measurement: "
-                   "Current"),
+                   "Current", note=NOT_REREAD),
         "power": Specification(
             0.4, 0.4, (1000.0, 4000.0),
             source="Chroma 61500/61600 Series data sheet, Specifications, Measurement: "
-                   "Power"),
+                   "Power", note=NOT_REREAD),
     }
 
     voltage = scpi_property(":SOUR:VOLT:AC?", ":SOUR:VOLT:AC {:.1f}", unit="V", low=0,

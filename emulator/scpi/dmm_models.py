@@ -18,7 +18,7 @@ front terminals only; asked for on the rear it is -221 Settings conflict.
 from __future__ import annotations
 
 from emulator.model import BenchModel
-from emulator.scpi.server import ScpiDevice, ScpiError, choice, nr3
+from emulator.scpi.server import BenchDevice, ScpiError, SignedErrors, choice, nr3
 
 AC_VOLT_RANGES = (0.1, 1.0, 10.0, 100.0, 750.0)
 AC_CURRENT_RANGES = (1e-4, 1e-3, 1e-2, 0.1, 1.0, 3.0)  # the 3 A terminals
@@ -51,20 +51,14 @@ def pick_range(args: list[str], ranges: tuple[float, ...], what: str,
     raise ScpiError(-222, f"Data out of range: {what} range {value:g}")
 
 
-class Keysight34461ADevice(ScpiDevice):
+class Keysight34461ADevice(SignedErrors, BenchDevice):
     ROLE = "dmm"
     MODEL = "keysight-34461a"
     DESIGNATION = "Keysight 34461A Truevolt 6.5-digit DMM"
     idn = "Keysight Technologies,34461A,MY57200001,A.03.01-02.40-03.01-00.52-01-01"
-    NO_ERROR = '+0,"No error"'
-    TERSE_ERRORS = True
-
-    def error_entry(self, code: int, text: str) -> str:
-        return f'{code:+d},"{text}"'
 
     def __init__(self, model: BenchModel) -> None:
-        super().__init__()
-        self.model = model
+        super().__init__(model)
         self.reset()
         c = self.command
         c("CONFigure[:VOLTage]:AC", False, lambda a: self._conf("VOLT", a))
@@ -135,7 +129,7 @@ def _quoted(args: list[str]) -> str:
     return ",".join(args).strip().strip('"').strip("'").upper()
 
 
-class KeithleyDmm6500Device(ScpiDevice):
+class KeithleyDmm6500Device(BenchDevice):
     ROLE = "dmm"
     MODEL = "keithley-dmm6500"
     DESIGNATION = "Keithley DMM6500 6.5-digit bench/system DMM"
@@ -143,8 +137,7 @@ class KeithleyDmm6500Device(ScpiDevice):
     TERSE_ERRORS = True
 
     def __init__(self, model: BenchModel) -> None:
-        super().__init__()
-        self.model = model
+        super().__init__(model)
         self.terminals = "FRON"  # the front-panel switch: no command moves it
         self.reset()
         c = self.command

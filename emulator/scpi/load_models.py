@@ -21,17 +21,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from emulator.model import BenchModel
-from emulator.scpi.server import ScpiDevice, ScpiError, boolean, choice, nr2, nr3, number
+from emulator.scpi.server import BenchDevice, ScpiError, boolean, choice, nr2, nr3, number
 
 
-class _EmulatedLoad(ScpiDevice):
+class _EmulatedLoad(BenchDevice):
     ROLE = "load"
     MAX_CURRENT = 0.0
     MAX_POWER = 0.0
-
-    def __init__(self, model: BenchModel) -> None:
-        super().__init__()
-        self.model = model
 
     def reset(self) -> None:
         self.model.set_load(mode="CURR", current=0.0, power=0.0, on=False)
@@ -72,10 +68,9 @@ class Chroma63800Device(_EmulatedLoad):
         c("[LOAD:]POWer", True, lambda a: nr2(m.load().power, 1))
         c("LOAD[:STATe]", False, lambda a: m.set_load(on=boolean(a, "load")))
         c("LOAD[:STATe]", True, lambda a: "1" if m.load().on else "0")
-        for verb in ("FETCh", "MEASure"):
-            c(f"{verb}[:SCALar]:VOLTage", True, lambda a: nr2(m.measure().load_v, 2))
-            c(f"{verb}[:SCALar]:CURRent", True, lambda a: nr2(m.measure().load_i, 4))
-            c(f"{verb}[:SCALar]:POWer", True, lambda a: nr2(m.measure().load_p, 2))
+        self.readings({"VOLTage": lambda a: nr2(m.measure().load_v, 2),
+                       "CURRent": lambda a: nr2(m.measure().load_i, 4),
+                       "POWer": lambda a: nr2(m.measure().load_p, 2)})
 
     def reset(self) -> None:
         super().reset()
@@ -113,10 +108,9 @@ class ItechIT8600Device(_EmulatedLoad):
           lambda a: nr3(m.load().power, 5))
         c("[SOURce:]INPut[:STATe]", False, lambda a: m.set_load(on=boolean(a, "input")))
         c("[SOURce:]INPut[:STATe]", True, lambda a: "1" if m.load().on else "0")
-        for verb in ("FETCh", "MEASure"):
-            c(f"{verb}[:SCALar]:VOLTage[:RMS]", True, lambda a: nr3(m.measure().load_v, 5))
-            c(f"{verb}[:SCALar]:CURRent[:RMS]", True, lambda a: nr3(m.measure().load_i, 5))
-            c(f"{verb}[:SCALar]:POWer[:ACTive]", True, lambda a: nr3(m.measure().load_p, 5))
+        self.readings({"VOLTage[:RMS]": lambda a: nr3(m.measure().load_v, 5),
+                       "CURRent[:RMS]": lambda a: nr3(m.measure().load_i, 5),
+                       "POWer[:ACTive]": lambda a: nr3(m.measure().load_p, 5)})
 
     def _function(self, args: list[str]) -> None:
         mode = choice(args, self._FUNCTIONS, "function")

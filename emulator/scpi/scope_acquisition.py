@@ -1,10 +1,11 @@
 """One emulated scope's trigger and acquisition on the bench model, whatever its commands.
 
-A model's command set (scope_keysight.py, scope_rigol.py, the generic one) sets the trigger
-here and reads its measurements from here. Trigger kinds: EDGE (the level crossed with the
-slope), DROP (the signal within +/-level for `hold`; the trigger point is where it went
-quiet: a dropout trigger) and TIMEOUT (the same quiet stretch, but the trigger fires when the
-timer runs out, `hold` after it went quiet: a timeout or pattern-timeout trigger). The
+A model's command set (scope_keysight.py, which the generic scope speaks too, and
+scope_rigol.py) sets the trigger here and reads its measurements from here. Trigger kinds:
+EDGE (the level crossed with the slope) and TIMEOUT (the signal within +/-level for `hold`,
+and the trigger fires when that timer runs out, `hold` after it went quiet: a timeout or
+pattern-timeout trigger, as real scopes have them; the bench model finds the quiet stretch
+as its DROP search). The
 measurements are relative to the trigger point: a delay from the last rising edge of a
 channel before it, the width of the last whole pulse before it, samples of the screen
 around it; None where the acquisition has no trigger or the edge is not on its screen.
@@ -13,8 +14,22 @@ around it; None where the acquisition has no trigger or the edge is not on its s
 from __future__ import annotations
 
 from emulator.model import BenchModel
+from emulator.scpi.server import ScpiError
 
-KINDS = ("EDGE", "DROP", "TIMEOUT")
+KINDS = ("EDGE", "TIMEOUT")
+#: the scopes' source names: CHANnel<n>, long or short
+SOURCES = {f"{f}{n}": n for n in ("1", "2") for f in ("CHAN", "CHANNEL")}
+
+
+def channel(args: list[str], index: int = 0) -> int:
+    """The channel number a command's `index`-th argument names (-109 missing, -224 not a
+    channel)."""
+    if len(args) <= index:
+        raise ScpiError(-109, "Missing parameter")
+    name = args[index].strip().upper()
+    if name not in SOURCES:
+        raise ScpiError(-224, f"Illegal parameter value: {args[index]!r}")
+    return int(SOURCES[name])
 
 
 class Acquisition:

@@ -14,36 +14,21 @@ standard texts (-113,"Undefined header").
 from __future__ import annotations
 
 from emulator.model import BenchModel
-from emulator.scpi.scope_acquisition import Acquisition
-from emulator.scpi.server import ScpiDevice, ScpiError, choice, definite_block, number
+from emulator.scpi.scope_acquisition import Acquisition, channel
+from emulator.scpi.server import ScpiDevice, ScpiError, SignedErrors, choice, definite_block, number
 
 NOTHING = "+9.9E+37"  # the InfiniiVision's answer for a measurement it cannot make
-SOURCES = {f"{f}{n}": n for n in ("1", "2") for f in ("CHAN", "CHANNEL")}
 
 
 def measured(value: float | None) -> str:
     return NOTHING if value is None else f"{value:+.9E}"
 
 
-def channel(args: list[str], index: int = 0) -> int:
-    if len(args) <= index:
-        raise ScpiError(-109, "Missing parameter")
-    name = args[index].strip().upper()
-    if name not in SOURCES:
-        raise ScpiError(-224, f"Illegal parameter value: {args[index]!r}")
-    return int(SOURCES[name])
-
-
-class InfiniiVisionDevice(ScpiDevice):
+class InfiniiVisionDevice(SignedErrors, ScpiDevice):
     ROLE = "scope"
     MODEL = "keysight-infiniivision"
     DESIGNATION = "Keysight InfiniiVision 3000T X-series oscilloscope"
     idn = "KEYSIGHT TECHNOLOGIES,MSO-X 3024T,MY58490001,07.50.2021102830"
-    NO_ERROR = '+0,"No error"'
-    TERSE_ERRORS = True
-
-    def error_entry(self, code: int, text: str) -> str:
-        return f'{code:+d},"{text}"'
 
     def __init__(self, model: BenchModel) -> None:
         super().__init__()

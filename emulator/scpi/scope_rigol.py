@@ -14,23 +14,13 @@ length) of comma-separated values; NORMal mode reads the screen's 1000 points
 from __future__ import annotations
 
 from emulator.model import BenchModel
-from emulator.scpi.scope_acquisition import Acquisition
+from emulator.scpi.scope_acquisition import Acquisition, channel
 from emulator.scpi.server import ScpiDevice, ScpiError, choice, number
 
 NOTHING = "9.9E37"
-SOURCES = {f"{f}{n}": n for n in ("1", "2") for f in ("CHAN", "CHANNEL")}
 SCREEN_POINTS = 1000
 SLOPES = {"POS": "POS", "POSITIVE": "POS", "NEG": "NEG", "NEGATIVE": "NEG",
           "RFAL": "RFAL", "RFALL": "RFAL"}
-
-
-def channel(args: list[str], index: int = 0) -> int:
-    if len(args) <= index:
-        raise ScpiError(-109, "Missing parameter")
-    name = args[index].strip().upper()
-    if name not in SOURCES:
-        raise ScpiError(-224, f"Illegal parameter value: {args[index]!r}")
-    return int(SOURCES[name])
 
 
 def tmc_block(payload: str) -> str:

@@ -26,7 +26,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from emulator.lines import Line, LineBuffer
 
@@ -208,6 +208,13 @@ class ScpiDevice:
             nodes = [_forms(n) for n in variant.lstrip(":").split(":")]
             self._commands.append((nodes, query, handler))
 
+    def readings(self, table: dict[str, Handler]) -> None:
+        """Measurement queries in both SCPI forms: `MEASure[:SCALar]:<tail>?` and
+        `FETCh[:SCALar]:<tail>?` for each tail of `table` (its pattern -> its handler)."""
+        for verb in ("FETCh", "MEASure"):
+            for tail, handler in table.items():
+                self.command(f"{verb}[:SCALar]:{tail}", True, handler)
+
     def reset(self) -> None:
         """*RST: back to the instrument's defaults (subclasses extend)."""
 
@@ -294,6 +301,26 @@ class ScpiDevice:
         if self.on_undefined is not None:
             self.on_undefined(header[:80])
         raise ScpiError(-113, "Undefined header")
+
+
+class BenchDevice(ScpiDevice):
+    """An instrument that acts on, or measures, the one bench model (emulator/model.py)."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+
+
+class SignedErrors:
+    """The Keysight way of printing the error queue (a mixin, first among the bases): the
+    code with its sign (`+0,"No error"`, `-113,"Undefined header"`) and the standard texts
+    only."""
+
+    NO_ERROR = '+0,"No error"'
+    TERSE_ERRORS = True
+
+    def error_entry(self, code: int, text: str) -> str:
+        return f'{code:+d},"{text}"'
 
 
 class ScpiServer:

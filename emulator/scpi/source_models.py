@@ -20,10 +20,10 @@
 from __future__ import annotations
 
 from emulator.model import BenchModel
-from emulator.scpi.server import ScpiDevice, ScpiError, boolean, choice, nr2, number
+from emulator.scpi.server import BenchDevice, ScpiError, SignedErrors, boolean, choice, nr2, number
 
 
-class _EmulatedSource(ScpiDevice):
+class _EmulatedSource(BenchDevice):
     """What every emulated source does to the bench: set V, f and the output; measure."""
 
     ROLE = "source"
@@ -32,8 +32,7 @@ class _EmulatedSource(ScpiDevice):
     FREQUENCY = (45.0, 65.0)
 
     def __init__(self, model: BenchModel) -> None:
-        super().__init__()
-        self.model = model
+        super().__init__(model)
         self.range = self.RANGES[-1][0]
 
     def reset(self) -> None:
@@ -82,11 +81,10 @@ class Chroma61500Device(_EmulatedSource):
         c("[SOURce:]FREQuency[:CW]", True, lambda a: nr2(m.source().frequency, 2))
         c("OUTPut[:STATe]", False, lambda a: m.set_source(output=boolean(a, "output")))
         c("OUTPut[:STATe]", True, lambda a: "ON" if m.source().output else "OFF")
-        for verb in ("FETCh", "MEASure"):
-            c(f"{verb}[:SCALar]:VOLTage:ACDC", True, lambda a: nr2(m.measure().source_v, 2))
-            c(f"{verb}[:SCALar]:CURRent:AC", True, lambda a: nr2(m.measure().source_i, 3))
-            c(f"{verb}[:SCALar]:POWer:AC[:REAL]", True, lambda a: nr2(m.measure().source_p, 1))
-            c(f"{verb}[:SCALar]:FREQuency", True, lambda a: nr2(m.source().frequency, 2))
+        self.readings({"VOLTage:ACDC": lambda a: nr2(m.measure().source_v, 2),
+                       "CURRent:AC": lambda a: nr2(m.measure().source_i, 3),
+                       "POWer:AC[:REAL]": lambda a: nr2(m.measure().source_p, 1),
+                       "FREQuency": lambda a: nr2(m.source().frequency, 2)})
 
     def _range_word(self, args: list[str]) -> None:
         word = choice(args, {"LOW": "150", "HIGH": "300", "150": "150", "300": "300"},
@@ -94,14 +92,12 @@ class Chroma61500Device(_EmulatedSource):
         self._set_range([word])
 
 
-class KeysightAC6800BDevice(_EmulatedSource):
+class KeysightAC6800BDevice(SignedErrors, _EmulatedSource):
     """A Keysight AC6802B (1000 VA, 155 V / 310 V ranges, 40-500 Hz)."""
 
     MODEL = "keysight-ac6800b"
     DESIGNATION = "Keysight AC6801B/AC6802B/AC6803B/AC6804B (AC6800B series)"
     idn = "Keysight Technologies,AC6802B,MY56001234,A.01.02.0064"
-    NO_ERROR = '+0,"No error"'
-    TERSE_ERRORS = True
     RANGES = ((155.0, 155.0), (310.0, 310.0))
     FREQUENCY = (40.0, 500.0)
 
@@ -117,11 +113,6 @@ class KeysightAC6800BDevice(_EmulatedSource):
         c("[SOURce:]FREQuency[:IMMediate]", True, lambda a: f"{m.source().frequency:+.2f}")
         c("OUTPut[:STATe]", False, lambda a: m.set_source(output=boolean(a, "output")))
         c("OUTPut[:STATe]", True, lambda a: "1" if m.source().output else "0")
-        for verb in ("FETCh", "MEASure"):
-            c(f"{verb}[:SCALar]:VOLTage:AC", True, lambda a: f"{m.measure().source_v:+.2f}")
-            c(f"{verb}[:SCALar]:CURRent:AC", True, lambda a: f"{m.measure().source_i:+.3f}")
-            c(f"{verb}[:SCALar]:POWer:AC[:REAL]", True,
-              lambda a: f"{m.measure().source_p:+.1f}")
-
-    def error_entry(self, code: int, text: str) -> str:
-        return f'{code:+d},"{text}"'
+        self.readings({"VOLTage:AC": lambda a: f"{m.measure().source_v:+.2f}",
+                       "CURRent:AC": lambda a: f"{m.measure().source_i:+.3f}",
+                       "POWer:AC[:REAL]": lambda a: f"{m.measure().source_p:+.1f}"})

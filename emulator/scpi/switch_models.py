@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 
 from emulator.model import BenchModel
-from emulator.scpi.server import ScpiDevice, ScpiError
+from emulator.scpi.server import BenchDevice, ScpiError, SignedErrors
 
 #: the emulated bench's earth-leak resistor: 230 V / 220 Ω ≈ 1.05 A, twice the profiles'
 #: 0.5 A tamper threshold
 EARTH_LEAK_OHMS = 220.0
 
 
-class SwitchDevice(ScpiDevice):
+class SwitchDevice(BenchDevice):
     ROLE = "switch"
     MODEL = "generic"
     DESIGNATION = "generic SCPI switch/actuator unit (emulated bench)"
@@ -28,8 +28,7 @@ class SwitchDevice(ScpiDevice):
     EARTH_LEAK = "101"
 
     def __init__(self, model: BenchModel) -> None:
-        super().__init__()
-        self.model = model
+        super().__init__(model)
         self.closed: set[str] = set()
         c = self.command
         c("ROUTe:CLOSe", False, lambda a: self._switch(a, True))
@@ -73,14 +72,9 @@ class SwitchDevice(ScpiDevice):
                 self.model.set_load(leak=volts / EARTH_LEAK_OHMS if close else 0.0)
 
 
-class KeysightDaq970aDevice(SwitchDevice):
+class KeysightDaq970aDevice(SignedErrors, SwitchDevice):
     MODEL = "keysight-daq970a"
     DESIGNATION = "Keysight DAQ970A with DAQM903A actuator module (slot 3)"
     idn = "Keysight Technologies,DAQ970A,MY58001234,A.03.01-01.00-03.01-00.02-03.01"
-    NO_ERROR = '+0,"No error"'
-    TERSE_ERRORS = True
     FIRST_CHANNEL = 301
     EARTH_LEAK = "301"
-
-    def error_entry(self, code: int, text: str) -> str:
-        return f'{code:+d},"{text}"'

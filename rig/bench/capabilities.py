@@ -125,6 +125,7 @@ class EnergyReading:
 
 class EnergyMeter(Protocol):
     capability: str
+    instrument: Any  # the driver whose readings these are (their uncertainty)
 
     def start(self) -> None: ...
     def power(self) -> float: ...
@@ -140,7 +141,7 @@ class IntegratingPowerMeter:
     capability = ENERGY_OVER_INTERVAL
 
     def __init__(self, meter: Any) -> None:
-        self.meter = meter
+        self.meter = self.instrument = meter
 
     def start(self) -> None:
         self.meter.start_integration()
@@ -172,7 +173,7 @@ class SampledLoadPower:
     capability = ENERGY_OVER_INTERVAL
 
     def __init__(self, load: Any) -> None:
-        self.load = load
+        self.load = self.instrument = load
 
     def start(self) -> None:
         """Nothing to start: the readings are taken as the plan polls."""
