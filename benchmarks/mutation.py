@@ -27,7 +27,7 @@ Each mutant ends as one of:
   survived    the plan passed
   uncovered   the mutated line never ran in a clean plan run (coverage.py, --coverage): the
               plan cannot see it, so it is a survivor found without a run
-  equivalent  listed in EQUIVALENT below with the reason it cannot change the meter's
+  equivalent  listed in mutation_equivalent.toml with the reason it cannot change the meter's
               behaviour (code only reached by logging, dead code, ...): left out of the score
 score = (killed + timeout) / (total - equivalent), per profile.
 
@@ -51,6 +51,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -70,128 +71,22 @@ DEFAULT_FILES = ("emulator/model.py", "emulator/firmware.py", "emulator/meter_fi
 
 PROFILES = ("pln_default", "pln_minimal")
 
-#: mutants that cannot change what the meter does, each with the reason. Keyed by content,
-#: not by line (the files move under edits): the file, the enclosing function, the start of
-#: the enclosing statement's text, and optionally the operator and the text before/after;
-#: a key left out matches any mutant.
-EQUIVALENT: list[dict[str, str]] = [
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware.relay_moved",
-     "reason": "relay_moved only keeps _credit_disconnected, which is read only when the "
-               "no-reconnect fault is switched on (_want_closed): the clean meter cannot "
-               "act on it"},
-    {"file": "emulator/meter_firmware.py", "statement": "self._credit_disconnected =",
-     "reason": "_credit_disconnected is read only when the no-reconnect fault is switched "
-               "on (_want_closed): the clean meter cannot act on it"},
-    {"file": "emulator/meter_firmware.py", "statement": "self._last_entry_at =",
-     "reason": "kept only for the emulator's diagnostic register C.52.3 (profile "
-               "optical.diagnostic_registers: rig-defined, no plan reads it, no verdict "
-               "rests on it)"},
-    {"file": "emulator/meter_firmware.py", "statement": "self.state.last_token =",
-     "reason": "kept only for the emulator's diagnostic register C.52.1 (profile "
-               "optical.diagnostic_registers: rig-defined, no plan reads it, no verdict "
-               "rests on it)"},
-    {"file": "emulator/optical.py", "statement": "BAUD = {", "before": "300",
-     "reason": "BAUD['0'] is read only by a meter whose identification offers baud "
-               "character 0; both packaged profiles offer '5' (the start rate 300 is a "
-               "literal of its own): never read on these profiles"},
-    {"file": "emulator/optical.py", "function": "OpticalPortServer._interrupted",
-     "statement": "data = self.port.read(min(left, 0.05))", "before": "0.05",
-     "reason": "the poll slice of a wait that returns as soon as a byte arrives (select): "
-               "only how soon a stop of the emulator is noticed changes"},
-    {"file": "emulator/optical.py", "function": "OpticalPortServer._consume",
-     "statement": "if message.kind == 'NOISE'", "operator": "drop-statement",
-     "reason": "noise then reaches _handle, whose last branch does the same _to_start (and "
-               "in START it returns, where _to_start changes nothing: 300 baud, no password "
-               "tries); only the debug log line differs"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware.__init__",
-     "statement": "self._last_key = t",
-     "reason": "read only while an entry is pending (deadlines), and the key that starts "
-               "an entry writes it first: the initial value is never read"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware.__init__",
-     "statement": "self._free_supply = False",
-     "reason": "written at every power-up (power_change) before _want_closed reads it (a "
-               "read before any write would crash the emulator, which the plan sees): the "
-               "initial value is never read"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware.power_change",
-     "statement": "self._free_supply = False",
-     "reason": "set on losing the supply, while _want_closed answers False for an unpowered "
-               "meter, and computed again at power-up before it is read"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware.credit_connects",
-     "before": "0",
-     "reason": "another credit register read for the relay's position at emulator start: a "
-               "fresh meter (the plan's bench, no --state file) holds 0 kWh in every "
-               "register, so credit[0], credit[1] and credit[-1] are the same"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware._load_state",
-     "statement": "if self.state_path and self.state_path.exists()",
-     "operator": "drop-statement",
-     "reason": "restores a `rig emulate --state FILE` memory; the plan's bench starts a fresh "
-               "meter with no state file, where the condition is false and the body never runs"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware.power_change",
-     "statement": "self._free_supply = 'exhausted-reconnects' in self.faults",
-     "operator": "drop-statement",
-     "reason": "without the exhausted-reconnects fault the expression is False, the value "
-               "the loss of supply (or start-up) left there"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware.power_change",
-     "statement": "self._overload_reconnect = None", "operator": "drop-statement",
-     "reason": "a reconnect left pending across a power-up is overwritten by any later trip "
-               "before it is read; without one its firing only asks for a relay position "
-               "the meter already commanded (_overload_open is False since the power-up, and "
-               "Relay.command ignores a command for the position it is going to)"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware._overload_trip",
-     "statement": "self._trip_times = [x for x in self._trip_times if x > t - o.window_s]",
-     "operator": "boundary",
-     "reason": "differs only for a trip exactly window_s before another, to the last bit of "
-               "a float bench time: no bench can produce that coincidence"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware._want_closed",
-     "statement": "return True",
-     "reason": "_free_supply is True only with the exhausted-reconnects fault switched on "
-               "(power_change): the branch is dead code for the clean meter"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware._process",
-     "statement": "if 2 <= len(digits) <= 6", "before": "6", "after": "7",
-     "profile": "pln_minimal",
-     "reason": "a 7-digit entry then ends as an unknown code (FUNCTION_ERROR) instead of a "
-               "FORMAT_ERROR: pln_minimal shows both as GAGAL and reports no result register, "
-               "so nothing this meter shows or reports differs (pln_default tells them apart "
-               "and test_entry_lengths_at_both_ends_of_the_code_range kills it there)"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware.registers",
-     "operators": ["constant", "constant+1", "constant-1", "constant*2", "constant/2",
-                   "swap-branches", "boundary", "flip-compare", "negate", "and-or"],
-     "reason": "a value in the model's internal register table: the optical port serves "
-               "every register fact from the fact values (served_facts.register_rows) and "
-               "takes from this table only the diagnostic registers no plan reads; the rest "
-               "is read by the emulator's own tests (a change of value here cannot crash; "
-               "dropped statements and arithmetic, which can, are not covered by this rule)"},
-    {"file": "emulator/model.py", "function": "BenchModel.__init__",
-     "statement": "self.load_energy_j = 0.0", "operators": ["constant+1"],
-     "reason": "the start value of the bench power meter's integrator: plans read energy as "
-               "the difference of two readings, in which an offset cancels"},
-    {"file": "emulator/model.py", "function": "BenchModel.__init__",
-     "statement": "self.undeclared_reads", "operator": "drop-statement",
-     "reason": "a list kept for the emulator's own tests, touched only by an R1 read of an "
-               "address the profile does not declare, which no plan makes (the fault table "
-               "test checks that)"},
-    {"file": "emulator/meter_firmware.py", "statement": "self.save()",
-     "operator": "drop-statement",
-     "reason": "writes the `--state FILE` memory only (MeterFirmware.save returns at once "
-               "without one); the plan's bench starts a fresh meter with no state file"},
-    {"file": "emulator/model.py", "statement": "self.save()", "operator": "drop-statement",
-     "reason": "writes the `--state FILE` memory only (MeterFirmware.save returns at once "
-               "without one); the plan's bench starts a fresh meter with no state file"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware.offered",
-     "operators": ["swap-branches", "negate"],
-     "reason": "only whether the internal table is built for the diagnostic registers: "
-               "register_rows takes from it only the profile's diagnostic registers, which "
-               "no plan reads (pln_minimal declares none)"},
-    {"file": "emulator/meter_firmware.py", "function": "MeterFirmware._code",
-     "statement": "if len(code) == 2 and int(code) <= 11", "operator": "and-or",
-     "reason": "the codes it adds are 2-digit codes above 11 (a longer code with a value is "
-               "handled before, or has none and returned): _run_test(n > 1) only shows "
-               "short_code_value(n) again, the value the code has just put on the display"},
-    {"file": "sts/validator.py", "function": "MeterValidator._validate_class1",
-     "statement": "return ValidatedToken(text, 1,", "before": "1",
-     "reason": "the class attribute of a class 1 token whose fields are decoded already and "
-               "handed over with it: nothing reads .cls of a validated token after that"},
-]
+#: mutants that cannot change what the meter does, each with the reason: data, kept beside
+#: this file (keyed by content, not by line; see its header)
+EQUIVALENT_FILE = Path(__file__).resolve().with_name("mutation_equivalent.toml")
+
+
+def load_equivalent(path: Path = EQUIVALENT_FILE) -> list[dict[str, Any]]:
+    """The equivalence rules; a rule without a file or a reason is an error naming it."""
+    rules = tomllib.loads(path.read_text()).get("rule", [])
+    for n, rule in enumerate(rules, 1):
+        missing = [k for k in ("file", "reason") if k not in rule]
+        if missing:
+            raise ValueError(f"{path.name}: rule {n} has no {' and no '.join(missing)}")
+    return rules
+
+
+EQUIVALENT: list[dict[str, Any]] = load_equivalent()
 
 LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
 
@@ -236,12 +131,21 @@ def _children(node: ast.AST) -> Iterator[tuple[str, int, ast.AST]]:
             yield name, -1, value
 
 
-def _at(tree: ast.AST, path: tuple[tuple[str, int], ...]) -> ast.AST:
+def _walk(tree: ast.AST, path: tuple[tuple[str, int], ...]) -> Iterator[tuple[ast.AST, str,
+                                                                             ast.AST]]:
+    """(parent, field name, child) for every step down `path` from `tree`: the one walk
+    both `_at` and `equivalent_reason` take."""
     node = tree
     for name, i in path:
         value = getattr(node, name)
-        node = value[i] if i >= 0 else value
-    return node
+        child = value[i] if i >= 0 else value
+        yield node, name, child
+        node = child
+
+
+def _at(tree: ast.AST, path: tuple[tuple[str, int], ...]) -> ast.AST:
+    steps = list(_walk(tree, path))
+    return steps[-1][2] if steps else tree
 
 
 def _replace(tree: ast.AST, path: tuple[tuple[str, int], ...], new: ast.AST) -> None:
@@ -393,16 +297,13 @@ def equivalent_reason(m: Mutant, source_tree: ast.AST, profile: str = "") -> str
                 and rule.get("before", m.before) == m.before
                 and rule.get("after", m.after) == m.after):
             return rule["reason"]
-    node = source_tree
-    for name, i in m.path:
-        if name == "body" and isinstance(node, (ast.If, ast.IfExp)):
-            fault = _fault_switch(node.test)
+    for parent, name, node in _walk(source_tree, m.path):
+        if name == "body" and isinstance(parent, (ast.If, ast.IfExp)):
+            fault = _fault_switch(parent.test)
             if fault:
                 return (f"runs only with the emulator fault {fault!r} switched on: dead code "
                         "for the clean meter (the fault table checks that code, not this "
                         "score)")
-        value = getattr(node, name)
-        node = value[i] if i >= 0 else value
         if _is_log_call(node):
             return "only reached in a log line (the log's text, not the meter's behaviour)"
     return None

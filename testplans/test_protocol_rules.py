@@ -55,7 +55,7 @@ def test_power_limit_at_both_ends_of_its_range(dut, vendor, load, profile, recor
     try:
         record_outcome(record, "power limit 0 W (no limit)", dut.enter(vendor.power_limit(0)),
                        "ACCEPT")
-        load.draw_power(2000)
+        load.draw_power(1500)  # inside every listed load's rating (the IT8615: 1800 W)
         dut.wait(ov.trip_delay_s * 1.5)
         record("relay closed past the trip delay with no limit", int(dut.relay_closed()),
                nominal=1, fact="relay_closed")
@@ -141,48 +141,4 @@ def test_display_shows_the_digits_as_they_are_typed(dut, vendor, record):
                fact="display_text")
     finally:
         dut.keys("<" * 12)
-
-
-@pytest.mark.clause(MPL + " (trips counted to the declared maximum)",
-                    "declared: overload.max_trips, overload.window_s, overload.reconnect_s")
-def test_overload_trips_up_to_the_declared_count_then_a_token_releases(dut, vendor, load,
-                                                                         profile, record):
-    """The trip counter over its whole range: each of the first max_trips - 1 trips within
-    the window reconnects after the declared time (an accepted token in that wait does not
-    reconnect early), the max_trips-th leaves the relay open past it, and then an accepted
-    token releases it."""
-    ov = profile.overload
-    if dut.credit() < 5:
-        assert dut.enter(vendor.credit("20")).accepted
-    dut.wait(ov.window_s + 1)  # no trip of an earlier test counts: a state set up here
-    try:
-        assert dut.enter(vendor.power_limit(1000)).accepted
-        for n in range(1, ov.max_trips + 1):
-            load.draw_power(1500)
-            opened = dut.wait_until(lambda: not dut.relay_closed(),
-                                    ov.trip_delay_s * 1.5 + 10, 2.0)
-            record(f"trip {n} of {ov.max_trips}: relay opened", int(opened), nominal=1,
-                   fact="relay_closed")
-            assert opened, f"no trip {n}: the rest cannot be judged"
-            load.on = False
-            if n == 1:
-                record_outcome(record, "credit token in the reconnect wait",
-                               dut.enter(vendor.credit("0.1")), "ACCEPT")
-                record("relay still open after that token (no early reconnect)",
-                       int(not dut.relay_closed()), nominal=1, fact="relay_closed")
-            if n < ov.max_trips:
-                closed = dut.wait_until(dut.relay_closed, ov.reconnect_s * 1.5 + 10, 5.0)
-                record(f"trip {n}: reconnected after the declared time", int(closed),
-                       nominal=1, fact="relay_closed")
-            else:
-                dut.wait(ov.reconnect_s * 1.5)
-                record(f"trip {n} (the declared maximum): still open past the reconnect "
-                       "time", int(not dut.relay_closed()), nominal=1, fact="relay_closed")
-        record_outcome(record, "credit token after the last trip",
-                       dut.enter(vendor.credit("0.1")), "ACCEPT")
-        released = dut.wait_until(dut.relay_closed, 10.0, 1.0)
-        record("relay closed by that token", int(released), nominal=1, fact="relay_closed")
-    finally:
-        load.on = False
-        assert dut.enter(vendor.power_limit(0)).accepted
 

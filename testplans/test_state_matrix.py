@@ -86,7 +86,7 @@ def walker(request, _walkers, dut, vendor, profile, bench_config, load) -> Walke
         mfr = sts.MeterPAN.parse(bench_config.meter.pan).mfr_code
         w = Walker(dut, vendor, profile, bench_config, load=load,
                    scope=optional(request, "scope"), switch=optional(request, "switch"),
-                   mfr_code=mfr)
+                   timer=optional(request, "relay_timer"), mfr_code=mfr)
         _walkers["w"] = w
         w.start()
     else:

@@ -85,3 +85,12 @@ def test_equivalence_names_logging_and_fault_only_code_only(mutation):
     judged = [r for (f, st, op, b), r in reasons.items()
               if st.startswith("if n > LIMIT") and not st.startswith("log")]
     assert judged and not any(judged)
+
+
+def test_equivalence_rules_load_from_their_data_file(mutation, tmp_path):
+    rules = mutation.load_equivalent()
+    assert rules and all((ROOT / r["file"]).exists() and r["reason"] for r in rules)
+    bad = tmp_path / "rules.toml"
+    bad.write_text('[[rule]]\nfile = "emulator/model.py"\n\n[[rule]]\nreason = "x"\n')
+    with pytest.raises(ValueError, match=r"rules.toml: rule 1 has no reason"):
+        mutation.load_equivalent(bad)

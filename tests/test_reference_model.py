@@ -201,6 +201,25 @@ def test_overload_trip_and_release(profile):
     assert m.expected(40.0, slack=2.0)["relay_closed"].values == {0, 1}  # at the edge
 
 
+def test_overload_started_by_a_limit_token_is_timed_from_the_token(profile):
+    """1500 W switched on somewhen in 10..30 s (a load command's bracket) under no limit,
+    then a 1000 W limit token at 50 s: the trip is due at 80 s exactly (the bracket no
+    longer widens it), the reconnection at 200 s, and the load, still on, trips the relay
+    again 30 s after it closed (230 s)."""
+    m, v = meter(profile), vend()
+    m.apply(EnterToken(v.credit(0, "50").digits), 1)
+    m.apply(SetLoad(1500), 10, t_late=30)
+    m.apply(EnterToken(v.power_limit(1000).digits), 50)
+    assert only(m.expected(78.0)["relay_closed"]) == 1
+    assert only(m.expected(82.0)["relay_closed"]) == 0
+    assert only(m.expected(82.0)["overload_trips"]) == 1
+    assert only(m.expected(198.0)["relay_closed"]) == 0
+    assert only(m.expected(202.0)["relay_closed"]) == 1
+    assert only(m.expected(228.0)["relay_closed"]) == 1
+    assert only(m.expected(232.0)["relay_closed"]) == 0
+    assert only(m.expected(232.0)["overload_trips"]) == 2
+
+
 def test_credit_runs_out_under_load(profile):
     """0.1 kWh at 1000 W lasts 360 s (+-1 %): closed at 350 s, open at 370 s."""
     m = meter(profile)

@@ -193,6 +193,9 @@ ROWS: tuple[Row, ...] = (
         (CREDITED, LOW), SPLN + " low-credit alarm"),
     Row("half-typed token left past the entry timeout", "half_typed", "ACCEPT", CREDIT_IN,
         (CREDITED,), SPLN + " keypad entry timeout"),
+    Row("credit runs out under load (metering)", "deplete", "ACCEPT",
+        {**CREDIT_IN, "energy": FOLLOWS}, (EXHAUSTED,),
+        "IEC 62055-31 supply control switch at exhaustion; declared ratings.accuracy_class"),
     Row("long idle across every declared timer", "idle", None, {},
         (CREDITED,), "declared timers"),
 )

@@ -251,7 +251,8 @@ class ReferenceMeter:
             return False
         return None
 
-    def _relay(self, want: bool | None, cause: str) -> None:
+    def _relay(self, want: bool | None, cause: str, jitter: float = 0.0) -> None:
+        """Move the relay; `jitter`: how much later than now it may really have moved."""
         it = self.items
         if want == it.relay_closed and want is not None:
             return
@@ -260,14 +261,18 @@ class ReferenceMeter:
         else:
             it.relay_cause = frozenset({cause})
         it.relay_closed = want
-        self._check_over()
+        self._check_over(jitter)
 
-    def _check_over(self) -> None:
+    def _check_over(self, jitter: float = 0.0) -> None:
+        """Start or end the overload timer. `jitter`: how much later than now the load may
+        really have gone over the limit (a load command's bracket, a reconnection after a
+        trip known to a bracket); a limit token or a power-up starts it at a known time."""
         it = self.items
         over = (it.power_limit_w > 0 and it.powered and it.relay_closed is not False
                 and it.load_w > it.power_limit_w)
         if over and it.over_since is None and not it.overload_open:
             it.over_since = self.t
+            it.over_jitter = jitter
         elif not over:
             it.over_since = None
 
@@ -293,7 +298,7 @@ class ReferenceMeter:
         it.reconnect_at = None
         it.jitter_until = self.t + it.trip_jitter + self.edge_s
         it.overload_open = False
-        self._relay(self._want_closed(), "OVERLOAD")
+        self._relay(self._want_closed(), "OVERLOAD", it.trip_jitter)
 
     def _test_end(self) -> None:
         self.items.test_until = None
@@ -368,8 +373,7 @@ class ReferenceMeter:
                 if it.credit[0].low > self.threshold_kwh else it.credit[0].low
             it.credit[0].high += kwh
         it.load_w = max(0.0, watts)
-        it.over_jitter = jitter
-        self._check_over()
+        self._check_over(jitter)
 
     def _earth_leak(self, amps: float, jitter: float = 0.0) -> None:
         it = self.items

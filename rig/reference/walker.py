@@ -19,22 +19,27 @@ from rig.reference.events import (
     SetLoad,
     Wait,
 )
+from rig.reference.expectation import Allowed, Deviation
 from rig.reference.tokens import class1_token, class3_token, mistyped, raw_token
 
 FAST = (40, 60)  # press and gap, ms: a token in about 2 s of bench time
 OTHER_PAN = "600727000000000009"  # the compliance tests' meter: a stranger to this bench
 STRANGER_KEY = bytes(range(1, 9))  # a key no meter of this bench holds
 LOCKED_FOR_S = 40.0  # a lock-out at least this long (bench s) to act inside it
+DEPLETE_W = 1200.0  # the depletion row's load: under a PLN 1300 VA contract (ratings)
+DEPLETE_KWH = Decimal("0.2")  # its credit (STS amounts step by 0.1 kWh): 600 s at 1200 W
 
 
 class Walker:
     """The bench meter and its reference model, moved through the matrix's states."""
 
     def __init__(self, dut: Any, vendor: Any, profile: Any, config: Any, *, load: Any,
-                 scope: Any = None, switch: Any = None, mfr_code: int) -> None:
+                 scope: Any = None, switch: Any = None, timer: Any = None,
+                 mfr_code: int) -> None:
         self.dut, self.bench_vendor, self.profile = dut, vendor, profile
         self.config, self.load, self.scope, self.switch = config, load, scope, switch
         self.mfr_code = mfr_code
+        self.timer = timer  # the scope's relay edge timer (rig.bench.capabilities), or None
         self.home_key = bench_key(vendor, config)
         self.vendors: dict[bytes, Any] = {bytes(vendor.decoder_key): vendor}
         self.krn = 1
@@ -215,11 +220,55 @@ class Walker:
             self.expire_key()
 
     def trip(self) -> None:
-        ov = self.profile.overload
-        self.token(self.current.power_limit(1000).digits, "power limit 1000 W")
+        """An overload trip whose start the model knows to the key press: the load drawn
+        first (under no lower limit), then a power limit token below it. The relay is judged
+        just inside the declared trip delay (closed) and just past it (open)."""
         self.c.do(SetLoad(1500))
-        self.wait(float(ov.trip_delay_s) + 3 * self.model.edge_s)
+        self.limit_under_load(1000)
         self.c.do(SetLoad(0))
+
+    def limit_under_load(self, watts: int) -> None:
+        """A power limit token below the load drawn: the overload starts at ENTER's
+        release. The relay is read just inside the trip delay and past it; where the bench
+        has the scope's relay timer, the trip is also timed from ENTER's release (an entry
+        returns only after its result is read, which at a fast emulated speed can come late
+        for the read just inside the delay)."""
+        m, declared = self.model, float(self.profile.overload.trip_delay_s)
+        # the scope arms on the supply vanishing: only while the relay is closed (a token
+        # that releases a relay held open after the last trip in the window is read only)
+        timer = self.timer if m.items.relay_closed is True else None
+        if timer is not None:
+            timer.arm_open(level=50.0, hold_s=0.05, window_s=declared + 4 * m.edge_s)
+        self.token(self.current.power_limit(watts).digits,
+                   f"power limit {watts} W (under the load drawn)")
+        start, jitter = m.items.over_since, m.items.over_jitter
+        self.within(start, declared, jitter)
+        if timer is None or start is None or not timer.seen():
+            return
+        took = timer.after_release()
+        allowed = Allowed.between(declared - m.edge_s, declared + jitter + m.edge_s,
+                                  "declared overload.trip_delay_s, scope from ENTER's release")
+        if not allowed.admits(took):
+            self.c.steps[-1].deviations.append(Deviation(
+                "trip delay (s)", round(took, 3), allowed, self.c.steps[-1].text))
+
+    def within(self, start: float | None, declared: float, jitter: float = 0.0) -> None:
+        """A declared timer that started at `start` (bench s, up to `jitter` later): the
+        relay read just inside its end and again just past it, each judged by the model
+        (a deviation lands on the wait's step, so the cell that set it up fails)."""
+        m = self.model
+        if start is None:  # no timer running: only let the declared time pass
+            self.wait(declared + 2 * m.edge_s)
+            return
+        # the reads stand off the end by the bench's resolution, or by 2 % of a long timer
+        # (a read that comes late is still judged right, but may miss an early end)
+        edge = max(2 * m.edge_s, 0.02 * declared)
+        now = self.dut.now()  # an entry returns after its result is read: later than m.t
+        if start + declared - edge > now:
+            self.wait(start + declared - edge - now)
+            self.c.check(("relay_closed",))
+        self.wait(max(0.0, start + declared + jitter + edge - self.dut.now()))
+        self.c.check(("relay_closed",))
 
     def refuse_once(self) -> Step:
         wrong = self.bench_vendor.with_key(STRANGER_KEY)
@@ -425,9 +474,35 @@ class Walker:
 
     def act_overload_release(self) -> Step:
         m = self.model
-        until = m.items.reconnect_at if m.items.reconnect_at is not None else m.t
-        # the trip (so the reconnection) may have come as late as the load command's bracket
-        return self.wait(until + m.items.trip_jitter - m.t + 2 * m.edge_s)
+        at = m.items.reconnect_at
+        if at is None:
+            return self.wait(2 * m.edge_s)
+        # judged just inside the declared reconnection time and past it (the trip, so the
+        # reconnection, may have come as late as the trip's own bracket)
+        self.within(at - float(self.profile.overload.reconnect_s),
+                    float(self.profile.overload.reconnect_s), m.items.trip_jitter)
+        return self.c.steps[-1]
+
+    def act_deplete(self) -> Step:
+        """Credit runs out under load, timed by the model: the load is drawn while the relay
+        is open for want of credit, then a credit token closes it at a time known to the key
+        press; the relay is judged just before the earliest opening the metering class
+        allows (still closed) and just after the latest (open). A meter that registers
+        energy faster than drawn opens early; one whose credit falls slower than its energy
+        register counts opens late (and its energy register then shows more than the credit
+        given, judged by the cell)."""
+        m = self.model
+        watts = min(DEPLETE_W, float(self.profile.ratings.contracted_va))
+        self.c.do(SetLoad(watts))
+        step = self.token(self.current.credit(str(DEPLETE_KWH)).digits,
+                          f"credit {DEPLETE_KWH} kWh with {watts:g} W drawn")
+        c, rate, pct = m.items.credit[0], watts / 3.6e6, m._class_pct()
+        above_low, above_high = c.low - m.threshold_kwh, c.high - m.threshold_kwh
+        if m.items.relay_closed is not False and above_low > 0:
+            self.within(m.t, above_low / (rate * (1 + pct)),
+                        above_high / (rate * (1 - pct)) - above_low / (rate * (1 + pct)))
+        self.c.do(SetLoad(0))
+        return step
 
     def act_code_relay(self) -> Step:
         return self.c.do(EnterCode("01"))
