@@ -19,6 +19,7 @@ import time
 
 import serial
 
+from drivers.serial_line import drop_unread
 from sts.digits import TokenTextError, token_text
 
 log = logging.getLogger("drivers.keypad")
@@ -149,7 +150,7 @@ class KeypadInjector:
         limit = timeout or self.timeout
         log.debug("keypad <- %s", line)
         try:
-            self._ser.reset_input_buffer()  # a late answer to an earlier command is stale
+            drop_unread(self._ser)  # a late answer to an earlier command is stale
             self._ser.write(line.encode("ascii") + b"\n")
             self._ser.flush()
         except _LINE_ERRORS as exc:

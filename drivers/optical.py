@@ -37,6 +37,7 @@ from drivers.iec62056 import (
     request,
     split_block,
 )
+from drivers.serial_line import drop_unread
 
 log = logging.getLogger("drivers.optical")
 
@@ -186,7 +187,7 @@ class OpticalPort:
         earlier message must never be taken for the answer to this one."""
         log.debug("optical <- %r", data)
         try:
-            self._ser.reset_input_buffer()
+            drop_unread(self._ser)
             self._ser.write(data)
             self._ser.flush()
         except _LINE_ERRORS as exc:

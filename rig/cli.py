@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "read what the meter's display shows now through the bench camera"),
 }
 USAGE_ERROR = 2
+STOPPED = 130  # stopped by Ctrl-C, as every command exits when stopped
 DEVICE_ERROR = 1
 
 
@@ -69,9 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rig: unknown command {name!r} (expected one of: {', '.join(COMMANDS)})",
               file=sys.stderr)
         return USAGE_ERROR
-    module = importlib.import_module(COMMANDS[name][0])
     try:
+        module = importlib.import_module(COMMANDS[name][0])
         return int(module.main(args[1:]) or 0)
+    except KeyboardInterrupt:  # a Ctrl-C a command does not handle itself: one line, no trace
+        print(f"rig {name}: stopped by Ctrl-C", file=sys.stderr)
+        return STOPPED
     except SystemExit as exc:  # argparse: --help (0) or a usage error already printed (2)
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0

@@ -28,6 +28,7 @@ from rig.bench.labgrid_place import argv_for_bench, toml_text
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PLACE = "bench-a"
+PLACE_B = "bench-b"  # a second position, on the same exporter
 
 #: a plan that stays in its second test until stopped (a mark file says it got there)
 LONG_PLAN = '''
@@ -107,39 +108,44 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
     started: list[subprocess.Popen] = []
     logs = [(folder / name).open("w") for name in ("coordinator.log", "exporter.log")]
     try:
-        emu = _start([sys.executable, "-m", "emulator", "--speed", "200",
-                      "--exit-on-stdin-eof"], started, cwd=ROOT, stdin=subprocess.PIPE,
-                     stdout=subprocess.PIPE, text=True)
-        info = json.loads(emu.stdout.readline())
-        net = _start([sys.executable, "-m", "emulator.network_serial", "--exit-on-stdin-eof",
-                      info["optical"], info["keypad"]], started, cwd=ROOT,
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        urls = json.loads(net.stdout.readline())
-        yaml = ["position-1:"]
-        for name in ("optical", "keypad"):
-            port = int(urls[info[name]].rsplit(":", 1)[1])
-            yaml += [f"  {name}:", "    cls: NetworkSerialPort", "    host: 127.0.0.1",
-                     f"    port: {port}"]
-        for role, resource in info["instruments"].items():
-            kind, url = resource.split("::", 1)
-            yaml += [f"  {role}:", "    cls: PyVISADevice", f"    type: {kind}",
-                     f'    url: "{url}"']
-        yaml += ["  camera:", "    cls: HTTPVideoStream", f'    url: "{info["camera"]}"']
+        yaml: list[str] = []
+        optical_url = ""
+        for position in (1, 2):  # two emulated positions, each a place of its own
+            emu = _start([sys.executable, "-m", "emulator", "--speed", "200",
+                          "--exit-on-stdin-eof"], started, cwd=ROOT, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+            info = json.loads(emu.stdout.readline())
+            net = _start([sys.executable, "-m", "emulator.network_serial",
+                          "--exit-on-stdin-eof", info["optical"], info["keypad"]], started,
+                         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            urls = json.loads(net.stdout.readline())
+            optical_url = optical_url or urls[info["optical"]]
+            yaml += [f"position-{position}:"]
+            for name in ("optical", "keypad"):
+                port = int(urls[info[name]].rsplit(":", 1)[1])
+                yaml += [f"  {name}:", "    cls: NetworkSerialPort", "    host: 127.0.0.1",
+                         f"    port: {port}"]
+            for role, resource in info["instruments"].items():
+                kind, url = resource.split("::", 1)
+                yaml += [f"  {role}:", "    cls: PyVISADevice", f"    type: {kind}",
+                         f'    url: "{url}"']
+            yaml += ["  camera:", "    cls: HTTPVideoStream", f'    url: "{info["camera"]}"']
         (folder / "exporter.yaml").write_text("\n".join(yaml) + "\n")
         coordinator = f"127.0.0.1:{free_port()}"
         _start([str(BIN / "labgrid-coordinator"), "-l", coordinator], started, cwd=folder,
                stdout=logs[0], stderr=subprocess.STDOUT)
-        lab = Lab(coordinator, folder, urls[info["optical"]])
+        lab = Lab(coordinator, folder, optical_url)
         wait_for("the coordinator", lambda: lab.client("places").returncode == 0)
         _start([str(BIN / "labgrid-exporter"), "-c", coordinator, "--name", "pc1",
                 str(folder / "exporter.yaml")], started, cwd=folder, stdout=logs[1],
                stderr=subprocess.STDOUT)
-        exported = 3 + len(info["instruments"])  # optical, keypad, camera, instruments
+        exported = 2 * (3 + len(info["instruments"]))  # optical, keypad, camera, instruments
         wait_for("the exporter's resources", lambda: lab.client(
-            "resources").stdout.count("pc1/position-1/") == exported)
-        for step in (["create"], ["add-match", "pc1/position-1/*"]):
-            done = lab.client("-p", PLACE, *step)
-            assert done.returncode == 0, done.stderr
+            "resources").stdout.count("pc1/position-") == exported)
+        for place, position in ((PLACE, 1), (PLACE_B, 2)):
+            for step in (["create"], ["add-match", f"pc1/position-{position}/*"]):
+                done = lab.client("-p", place, *step)
+                assert done.returncode == 0, done.stderr
         yield lab
     finally:
         for proc in reversed(started):
@@ -212,7 +218,7 @@ def test_an_unknown_place_and_a_silent_coordinator_are_named(lab):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "acquired" not in out
     assert err == (f"rig run: --place bench-z: no such place at the labgrid coordinator "
-                   f"{lab.coordinator} (places: {PLACE})\n")
+                   f"{lab.coordinator} (places: {PLACE}, {PLACE_B})\n")
     silent = f"127.0.0.1:{free_port()}"
     proc = subprocess.run([sys.executable, "-m", "rig", "run", "--place", PLACE,
                            "--coordinator", silent], cwd=ROOT, capture_output=True,
@@ -301,10 +307,79 @@ def test_a_pty_served_over_rfc2217_carries_every_byte_both_ways():
         os.close(slave)
 
 
-def test_a_second_place_is_refused_before_any_coordinator_is_asked(capsys):
-    from rig.commands.run_plan import main
+def test_two_places_run_at_once_as_positions_and_both_are_released(lab):
+    proc = lab.rig_run("--place", PLACE, "--place", PLACE_B,
+                       str(ROOT / "testplans" / "test_optical.py"))
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out[-3000:] + err[-3000:]
+    assert "rig run: 2 places as positions, each in its own worker" in out
+    assert out.rstrip().splitlines()[-2:] == [f"rig run: released labgrid place {PLACE}",
+                                              f"rig run: released labgrid place {PLACE_B}"]
+    assert lab.holder() == "None"
+    assert "None" in lab.client("-p", PLACE_B, "show").stdout
+    # a run folder per place, each on its own place's ports, and the batch summary
+    runs = sorted(p for p in (lab.folder / "reports").iterdir()
+                  if p.name.endswith(("-" + PLACE, "-" + PLACE_B)))
+    assert [p.name.rsplit("-", 2)[-2:] for p in runs[-2:]] == [["bench", "a"], ["bench", "b"]]
+    starts = [json.loads((p / "results.jsonl").read_text().splitlines()[0]) for p in runs[-2:]]
+    assert [s["bench"] for s in starts] == [f"emulated bench @ labgrid place {PLACE}",
+                                            f"emulated bench @ labgrid place {PLACE_B}"]
+    opticals = {s["identity"]["meter"]["optical"] for s in starts}
+    assert len(opticals) == 2 and all(o.startswith("rfc2217://127.0.0.1:") for o in opticals)
+    assert any((p / "batch.pdf").is_file() for p in (lab.folder / "reports").iterdir()
+               if p.name.endswith("-batch"))
 
-    assert main(["--place", "a", "--place", "b", "--coordinator", "127.0.0.1:9"]) == 2
-    assert capsys.readouterr().err == (
-        "rig run: --place b: one place per run for now (positions on places are not "
-        "supported yet); run each place in its own `rig run`\n")
+
+def test_a_stale_answer_is_dropped_over_rfc2217_as_on_a_local_port():
+    """`drop_unread` on an RFC 2217 port reads away what has arrived (pyserial's PURGE waits
+    for its acknowledgement in 50 ms steps): the stale bytes go, the next answer is whole."""
+    import tty
+
+    import serial
+
+    from drivers.serial_line import drop_unread
+    from emulator.network_serial import Rfc2217Server
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    server = Rfc2217Server(os.ttyname(slave))
+    server.start()
+    try:
+        port = serial.serial_for_url(server.url, baudrate=115200, timeout=5)
+        try:
+            os.write(master, b"OK 12.5\n")
+            deadline = time.monotonic() + 10
+            while port.in_waiting < 8 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert port.in_waiting == 8
+            drop_unread(port)
+            assert port.in_waiting == 0
+            os.write(master, b"OK 13.0\n")
+            assert port.read(8) == b"OK 13.0\n"
+        finally:
+            port.close()
+    finally:
+        server.stop()
+        os.close(master)
+        os.close(slave)
+
+
+def test_the_clock_of_a_place_is_measured_on_its_injector():
+    """A position exported at 50x is run at 50x although the bench file says 200; `--speed`
+    given on the command line wins; a bench file that agrees keeps its own figure."""
+    from rig.bench.labgrid_place import HeldPlace, place_speed
+
+    emu = subprocess.Popen([sys.executable, "-m", "emulator", "--speed", "50",
+                            "--exit-on-stdin-eof"], cwd=ROOT, stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(emu.stdout.readline())
+        data = {"bench": {"speed": 200}, "keypad": {"port": info["keypad"]}}
+        assert place_speed(data, HeldPlace("p"), None) == pytest.approx(50, rel=0.02)
+        assert place_speed({"bench": {"speed": 51}, "keypad": {"port": info["keypad"]}},
+                           HeldPlace("p"), None) == 51
+        assert place_speed(data, HeldPlace("p"), 75.0) == 75.0
+    finally:
+        emu.stdin.close()
+        emu.wait(timeout=30)
+        emu.stdout.close()

@@ -42,6 +42,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -319,8 +320,8 @@ def _resource(held: HeldPlace, name: str, cls: str, needed_by: str) -> PlaceReso
 
 def bench_data(template: Path, held: HeldPlace) -> dict[str, Any]:
     """The bench file's tables for a run on the place: the template's meter, keys, models,
-    lab and report settings; the place's ports and resources; a real bench (its clock the
-    template's [bench] speed)."""
+    lab and report settings; the place's ports and resources; a real bench (its clock
+    speed set by `place_speed`)."""
     with template.open("rb") as fh:
         data = tomllib.load(fh)
     base = template.resolve().parent
@@ -353,8 +354,66 @@ def bench_data(template: Path, held: HeldPlace) -> dict[str, Any]:
     return data
 
 
+CLOCK_SAMPLE_S = 1.0  # real seconds between the two reads of the place's clock
+CLOCK_READS = 3  # reads at each end; the one with the shortest round trip is kept
+CLOCK_AGREES = 0.05  # a measured clock within 5 % of the bench file's is the bench file's
+
+
+def _clock_pair(keypad: Any) -> tuple[float, float]:
+    """(bench time, real time) at one moment: the injector's clock against the midpoint of
+    the exchange that read it, from the read with the shortest round trip."""
+    best: tuple[float, float, float] | None = None
+    for _ in range(CLOCK_READS):
+        before = time.monotonic()
+        bench = keypad.time()
+        after = time.monotonic()
+        if best is None or after - before < best[0]:
+            best = (after - before, bench, (before + after) / 2)
+    assert best is not None
+    return best[1], best[2]
+
+
+def measured_speed(keypad_url: str, place: str) -> float:
+    """The place's bench clock, in times real time, from reads of its keypad injector's
+    clock a second apart: an emulated position exported at `--speed 50` runs at 50x
+    whatever the bench file says, and a real injector's clock is real time (1x)."""
+    from drivers.keypad import KeypadError, KeypadInjector
+
+    try:
+        with KeypadInjector(keypad_url) as keypad:
+            bench0, real0 = _clock_pair(keypad)
+            time.sleep(CLOCK_SAMPLE_S)
+            bench1, real1 = _clock_pair(keypad)
+    except KeypadError as exc:
+        raise PlaceError(f"--place {place}: cannot read the clock of its keypad injector "
+                         f"({exc})", code=1) from None
+    speed = (bench1 - bench0) / (real1 - real0)
+    if not speed > 0:
+        raise PlaceError(f"--place {place}: its keypad injector's clock does not advance "
+                         f"({bench0:g} s, then {bench1:g} s)", code=1)
+    return float(f"{speed:.3g}")
+
+
+def place_speed(data: dict[str, Any], held: HeldPlace, given: float | None) -> float:
+    """The clock speed of the bench built from a place: `--speed` if given, else the clock
+    measured on the place's injector (the bench file's figure when they agree), else the
+    bench file's."""
+    declared = float(data.get("bench", {}).get("speed", 1.0))
+    if given is not None:
+        return given
+    if "keypad" not in data:
+        return declared
+    measured = measured_speed(data["keypad"]["port"], held.name)
+    if abs(measured / declared - 1) <= CLOCK_AGREES:
+        return declared
+    print(f"rig run: the clock of place {held.name} runs at {measured:g} times real time "
+          f"(measured on its keypad injector), not the bench file's {declared:g}: "
+          f"{measured:g} is used", flush=True)
+    return measured
+
+
 def write_bench(data: dict[str, Any], folder: Path, place: str) -> Path:
-    path = folder / f"place-{re.sub(r'[^A-Za-z0-9_.-]', '_', place)}.toml"
+    path = folder / f"place-{_safe(place)}.toml"
     path.write_text(f"# built by rig run --place {place} from its labgrid resources\n"
                     + toml_text(data), encoding="utf-8")
     return path
@@ -392,8 +451,8 @@ def _value(value: Any) -> str:
 # --- rig run --place -----------------------------------------------------------------------------
 
 def argv_for_bench(argv: list[str], bench: Path) -> list[str]:
-    """rig run's arguments with --place, --coordinator and --bench (before any `--`)
-    replaced by the built bench file."""
+    """rig run's arguments with --place, --coordinator, --bench and --speed (before any
+    `--`) replaced by the built bench file, which holds the place's clock speed."""
     out: list[str] = []
     skip = False
     rest: list[str] = []
@@ -405,7 +464,7 @@ def argv_for_bench(argv: list[str], bench: Path) -> list[str]:
             skip = False
             continue
         name = arg.split("=", 1)[0]
-        if name in ("--place", "--coordinator", "--bench"):
+        if name in ("--place", "--coordinator", "--bench", "--speed"):
             skip = "=" not in arg
             continue
         out.append(arg)
@@ -414,15 +473,18 @@ def argv_for_bench(argv: list[str], bench: Path) -> list[str]:
 
 def run_on_places(args: argparse.Namespace, argv: list[str],
                   run: Callable[[list[str]], int],
-                  parser: Callable[[], argparse.ArgumentParser]) -> int:
-    """Acquire the places, run the plan on the bench built from them, release them; the
-    exit status of `rig run`."""
+                  parser: Callable[[], argparse.ArgumentParser], *,
+                  worker_args: Callable[[Any, list[str], Path], list[str]] | None = None,
+                  exit_codes: dict[int, int] | None = None, internal: int = 3) -> int:
+    """Acquire the places, run the plan on the bench built from each, release them; the
+    exit status of `rig run`. One place runs as one `rig run`; several run at once as
+    positions (rig.bench.positions: a worker each, the batch summary), `worker_args` being
+    one position's pytest line."""
     from rig.bench.config import ConfigError, load_bench
 
-    names: list[str] = args.place
-    if len(names) > 1:
-        return _fail(f"--place {names[1]}: one place per run for now (positions on places "
-                     "are not supported yet); run each place in its own `rig run`")
+    names: list[str] = list(dict.fromkeys(args.place))
+    if len(names) > 1 and worker_args is None:
+        return _fail("several --place need the positions runner")
     try:
         template = load_bench(args.bench).path
     except (ConfigError, ValueError, OSError) as exc:
@@ -434,20 +496,28 @@ def run_on_places(args: argparse.Namespace, argv: list[str],
     held: list[str] = []
     try:
         with signals_raise():
-            places = []
+            benches: list[Path] = []
             for name in names:
                 with signals_deferred() as seen:
-                    places.append(acquire_place(address, name))
+                    place = acquire_place(address, name)
                     held.append(name)
                 print(f"rig run: acquired labgrid place {name} ({address})", flush=True)
                 if seen:
                     raise Interrupted(seen[0])
-            bench = write_bench(bench_data(template, places[0]), folder, names[0])
-            new_argv = argv_for_bench(argv, bench)
-            again, _ = parser().parse_known_args(new_argv)
+                data = bench_data(template, place)
+                data["bench"]["speed"] = place_speed(data, place, args.speed)
+                if len(names) > 1 and args.meters:  # each meter's PAN is read at bring-up
+                    data["meter"].pop("pan", None)
+                benches.append(write_bench(data, folder, name))
+            new_argv = argv_for_bench(argv, benches[0])
+            again, extra = parser().parse_known_args(new_argv)
             if getattr(again, "place", None) or getattr(again, "coordinator", None):
                 return _fail("write --place and --coordinator in full (not abbreviated)")
-            return run(new_argv)
+            if len(names) == 1:
+                return run(new_argv)
+            assert worker_args is not None
+            return _run_as_positions(again, extra, names, benches, worker_args=worker_args,
+                                     exit_codes=exit_codes or {}, internal=internal)
     except PlaceError as exc:
         return _fail(str(exc), exc.code)
     except (Interrupted, KeyboardInterrupt) as exc:
@@ -457,6 +527,45 @@ def run_on_places(args: argparse.Namespace, argv: list[str],
     finally:
         _release_all(address, held)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_as_positions(args: argparse.Namespace, extra: list[str], names: list[str],
+                      benches: list[Path], *,
+                      worker_args: Callable[[Any, list[str], Path], list[str]],
+                      exit_codes: dict[int, int], internal: int) -> int:
+    """Several places at once: place K (in the order given) is position K, its worker on
+    the bench built from it; the batch summary and the results database as for
+    `--positions`."""
+    import time as clock
+
+    from rig.bench.positions import PositionRun, run_batch
+    from rig.record.run_folder import RunFolderError, make_run_dir
+
+    if args.fault:
+        return _fail("--fault applies to an emulated bench only; a place is run as a real "
+                     "bench")
+    base = Path(args.reports).resolve()
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    started = clock.monotonic()
+    try:
+        batch_dir = make_run_dir(base, f"{stamp}-batch")
+        runs = [PositionRun(position=k, pan="", meter_number=f"on place {name}", faults=(),
+                            run_dir=make_run_dir(base, f"{stamp}-{_safe(name)}"),
+                            log_path=batch_dir / f"place-{_safe(name)}.log", endpoints={})
+                for k, name in enumerate(names, start=1)]
+    except RunFolderError as exc:
+        return _fail(f"--reports {args.reports}: {exc}")
+    print(f"rig run: {len(runs)} places as positions, each in its own worker; consoles in "
+          f"{batch_dir}", flush=True)
+    return run_batch(args, extra, runs, base=base, batch_dir=batch_dir,
+                     worker_args=worker_args, exit_codes=exit_codes, internal=internal,
+                     meters=args.meters, started=started,
+                     benches={run.position: bench for run, bench in
+                              zip(runs, benches, strict=True)})
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
 def _release_all(address: str, held: list[str]) -> None:

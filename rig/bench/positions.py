@@ -106,8 +106,9 @@ def run_workers(runs: Sequence[PositionRun], command: Callable[[PositionRun], li
         for run in runs:
             if stopping:
                 break
-            env = dict(os.environ, RIG_PROG="rig run",
-                       **{ATTACH_ENV: json.dumps(run.endpoints)})
+            env = dict(os.environ, RIG_PROG="rig run")
+            if run.endpoints:  # an emulated position: its worker attaches to it alone
+                env[ATTACH_ENV] = json.dumps(run.endpoints)
             log = run.log_path.open("w", encoding="utf-8")
             proc = subprocess.Popen([sys.executable, "-m", "pytest", *command(run)], env=env,
                                     stdin=subprocess.DEVNULL, stdout=log,
@@ -139,20 +140,36 @@ def run_workers(runs: Sequence[PositionRun], command: Callable[[PositionRun], li
 REASON_CHARS = 90
 
 
-def position_verdict(run_dir: Path) -> str:
+def position_verdict(run_dir: Path, stopped: bool = False) -> str:
     """The overall verdict of one position's run, as its report's page 1 gives it, the
-    reason cut to REASON_CHARS."""
+    reason cut to REASON_CHARS; `stopped`: the worker was stopped by a signal."""
     from rig.record.report_model import RecordError, load, verdict_lines
 
     try:
         lines = verdict_lines(load(run_dir))
     except (RecordError, OSError):
+        if not (run_dir / "results.jsonl").exists() and stopped:
+            return "NOT CONCLUDED (stopped before its run started)"
         return "NO REPORT (the run wrote no readable record)"
     text = lines[0].removeprefix("overall verdict: ") if lines else "NO REPORT"
     verdict, _, reason = text.partition(" (")
     if len(reason) > REASON_CHARS:
         reason = reason[:REASON_CHARS].rstrip() + "...)"
     return f"{verdict} ({reason}" if reason else verdict
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def worker_exit(run: PositionRun, exit_codes: dict[int, int], internal: int) -> int:
+    """One position's exit status as `rig run` gives it: 130 for a worker stopped before it
+    began, or killed by the stop signal passed on to it before pytest could catch it (early
+    in its start); the rig's own failure for any other death."""
+    if run.code is None:
+        return 130 if not run.log_path.exists() else internal
+    if run.code < 0:
+        return 130 if -run.code in STOP_SIGNALS else internal
+    return exit_codes.get(run.code, run.code)
 
 
 def combined_exit(codes: Sequence[int]) -> int:
@@ -212,22 +229,43 @@ def run_positions(args: Any, extra: list[str], *,
         print(f"rig run: {len(runs)} positions on one shared AC source, each in its own "
               f"worker; consoles in {batch_dir}", flush=True)
 
-        def command(run: PositionRun) -> list[str]:
-            one = argparse_copy(args, fault=list(run.faults), meters=meters, progress="lines")
-            return [f"--rig-position={run.position}", *worker_args(one, extra, run.run_dir)]
-
-        def done(run: PositionRun) -> None:
-            print(visible(f"  position {run.position} (meter {run.meter_number}) done after "
-                          f"{run.seconds:.1f} s: {position_verdict(run.run_dir)}"), flush=True)
-
-        run_workers(runs, command, done)
+        result = run_batch(args, extra, runs, base=base, batch_dir=batch_dir,
+                           worker_args=worker_args, exit_codes=exit_codes, internal=internal,
+                           meters=meters, started=started)
     finally:
         emulator.stop()
-    codes = [130 if run.code is None and not run.log_path.exists()  # stopped before it began
-             else internal if run.code is None or run.code < 0
-             else exit_codes.get(run.code, run.code) for run in runs]
+    return result
+
+
+def run_batch(args: Any, extra: list[str], runs: Sequence[PositionRun], *, base: Path,
+              batch_dir: Path, worker_args: Callable[[Any, list[str], Path], list[str]],
+              exit_codes: dict[int, int], internal: int, meters: str | None,
+              started: float, benches: dict[int, Path] | None = None) -> int:
+    """Run every position's worker, then write the batch summary and index every run; the
+    exit status of them all. `benches` gives a position a bench file of its own (a labgrid
+    place's), else each runs on the bench of `args`."""
+
+    def command(run: PositionRun) -> list[str]:
+        changes: dict[str, Any] = {"fault": list(run.faults), "meters": meters,
+                                   "progress": "lines"}
+        if benches:
+            changes.update(bench=str(benches[run.position]), speed=None)
+        one = argparse_copy(args, **changes)
+        return [f"--rig-position={run.position}", *worker_args(one, extra, run.run_dir)]
+
+    def done(run: PositionRun) -> None:
+        print(visible(f"  position {run.position} (meter {run.meter_number}) done after "
+                      f"{run.seconds:.1f} s: "
+                      f"{position_verdict(run.run_dir, _stopped(run, exit_codes, internal))}"),
+              flush=True)
+
+    from rig.record.safe_text import visible
+
+    run_workers(runs, command, done)
+    codes = [worker_exit(run, exit_codes, internal) for run in runs]
     result = combined_exit(codes)
-    written = write_batch(runs, batch_dir)
+    recorded = any((run.run_dir / "results.jsonl").is_file() for run in runs)
+    written = write_batch(runs, batch_dir) if recorded or result != 130 else None
     if written is None and result in (0, 1):
         result = internal
     index_runs(base)
@@ -238,9 +276,13 @@ def run_positions(args: Any, extra: list[str], *,
     for run, code in zip(runs, codes, strict=True):
         report = run.run_dir / "report.pdf"
         print(visible(f"  position {run.position}  meter {run.meter_number}  "
-                      f"{position_verdict(run.run_dir)}  (exit {code})  "
+                      f"{position_verdict(run.run_dir, code == 130)}  (exit {code})  "
                       f"{report if report.exists() else run.run_dir}"))
     return result
+
+
+def _stopped(run: PositionRun, exit_codes: dict[int, int], internal: int) -> bool:
+    return worker_exit(run, exit_codes, internal) == 130
 
 
 def argparse_copy(args: Any, **changes: Any) -> Any:
