@@ -125,7 +125,7 @@ class TokenJudge:
 
     def token_class(self, digits: str) -> int | None:
         try:
-            return (sts.parse_digits(digits) >> 27) & 3
+            return sts.digits.extract_class(sts.parse_digits(digits))[0]
         except sts.TokenFormatError:
             return None
 

@@ -34,6 +34,7 @@ from emulator.meter import (
 from emulator.served_facts import fact_values, register_rows
 from emulator.setup import MeterSetup
 from meterprofile import MeterProfile
+from sts.digits import TOKEN_DIGITS
 
 __all__ = ["ENTRY_MAX_DIGITS", "KWH", "MeterFirmware", "MeterIdentity"]
 
@@ -326,7 +327,7 @@ class MeterFirmware:
         self.state.display = "".join(self._entry)
 
     def _process(self, t: float, digits: str) -> None:
-        if len(digits) == 20:
+        if len(digits) == TOKEN_DIGITS:
             result = self._token(t, digits)
             self.state.last_token = digits
         elif 2 <= len(digits) <= 6:
@@ -337,7 +338,7 @@ class MeterFirmware:
         self.state.entries += 1
         self._last_entry_at = t
         self.state.last_outcome = result.outcome or "NONE"
-        log.debug("entry %s at %.6f: %s", "token" if len(digits) == 20 else "code", t,
+        log.debug("entry %s at %.6f: %s", "token" if len(digits) == TOKEN_DIGITS else "code", t,
                   self.state.last_outcome)
         for test in result.tests:
             self._run_test(t, test)

@@ -4,7 +4,7 @@ A hypothesis rule-based state machine drives the meter on the bench through rand
 sequences (credit, management and test tokens valid and invalid, key changes, power cycles,
 load and voltage changes inside the meter's ratings, earth-leakage tamper, short codes,
 waits across the declared timers). After every step every fact the profile offers is read
-and judged against the reference model (rig/reference/model.py). A deviation is shrunk by
+and judged against the reference model (rig/reference/reference_meter.py). A deviation is shrunk by
 hypothesis to the shortest sequence that still shows it; the report lists that sequence as
 numbered steps a technician can repeat by hand, and the seed that replays it:
 `rig run --explore N testplans/test_explore.py --hypothesis-seed=SEED`.

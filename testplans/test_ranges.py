@@ -5,8 +5,8 @@ first to the cap, one more refusal at the cap); each counter to its limit and on
 TID store depth, the overload trips in the window); each timer just inside and just outside
 its declared end (lock-out lengths, trip delay, reconnection); each threshold at both edges
 (maximum credit, low-credit alarm level, power limit, key expiry number). Every entry and
-every fact read is judged by the reference model (rig/reference/model.py) at the bench time
-it happened; each step is recorded with the declared value it tests.
+every fact read is judged by the reference model (rig/reference/reference_meter.py) at the
+bench time it happened; each step is recorded with the declared value it tests.
 """
 
 from __future__ import annotations

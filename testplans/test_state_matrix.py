@@ -3,7 +3,7 @@
 Each test is one row (an event) in one meter state: the meter is put in the state, the
 event is done, and every persistent item is judged twice: against the matrix's rule for the
 cell (kept, set, cleared, counted...) and against what the reference model of a compliant
-meter allows (rig/reference/model.py). One line per cell: "state | event | item: rule".
+meter allows (rig/reference/reference_meter.py). One line per cell: "state | event | item: rule".
 The TID store is probed by replaying the store's newest TID under the meter's key (it must
 be USED, or accepted after a rollover key change). Every setup step is judged by the model
 too. A fact the profile does not offer is recorded as not offered, naming the fact.

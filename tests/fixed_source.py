@@ -3,7 +3,8 @@
 It shows what a new kind (DLMS/COSEM, say) takes: a declaration class registered under its
 tag in the profile's vocabulary (`meterprofile.fact_sources.declares`) and a reader class
 registered under the same tag in the rig (`rig.meter.sources.fact_source`). No resolver,
-plan, fixture or command changes. Imported by tests/test_architecture.py only.
+plan, fixture or command changes. Imported by tests/test_architecture.py, and loaded as a
+pytest plugin (`-p fixed_source`) by the plan run of tests/test_house_fact_source_plan.py.
 """
 
 from __future__ import annotations

@@ -211,6 +211,50 @@ def test_no_layer_imports_upwards():
     assert upward == []
 
 
+# --- no two modules of the same name for different things ------------------------------------
+
+#: names shared by modules that hold one thing seen from two sides (the driver and the
+#: emulated device it talks to, the rig running bench positions and the emulator serving
+#: them), or the same part every such package has (its registry, its errors, its __main__)
+SAME_THING = {"optical", "keypad", "camera", "relayboard", "scope_rigol", "positions",
+              "registry", "errors", "__main__"}
+#: different things under one name, still to be renamed (issue 15): this list only shrinks
+KNOWN_HOMONYMS: dict[str, set[str]] = {}
+
+
+def _modules_by_name() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for package in (*PACKAGES, "testplans"):
+        for path in (ROOT / package).rglob("*.py"):
+            if path.name != "__init__.py":
+                found.setdefault(path.stem, set()).add(str(path.relative_to(ROOT)))
+    return {name: paths for name, paths in found.items() if len(paths) > 1}
+
+
+def test_no_two_modules_share_a_name_for_different_things():
+    shared = _modules_by_name()
+    assert "optical" in shared  # the walk found the driver and the emulated port
+    new = {name: sorted(paths) for name, paths in shared.items()
+           if name not in SAME_THING and paths != KNOWN_HOMONYMS.get(name)}
+    assert new == {}
+    gone = sorted(name for name, paths in KNOWN_HOMONYMS.items() if shared.get(name) != paths)
+    assert gone == [], "renamed: take these off KNOWN_HOMONYMS"
+    for name in ("bench", "facts", "display", "operator"):  # the issue's four
+        assert name not in shared
+
+
+def test_the_plan_session_holds_its_concerns_together_and_does_none_of_them():
+    """RigSession keeps the run's record; the run's setup, the bring-up, the PAN check and
+    the stop signals are modules of their own (rig/bench/run_setup.py, bring_up.py,
+    pan_check.py, stop_signals.py), which it uses."""
+    session = _imports_of(ROOT / "rig/bench/session.py")
+    assert {"rig.bench.run_setup", "rig.bench.bring_up", "rig.bench.pan_check",
+            "rig.bench.stop_signals"} <= session
+    doing = {"signal", "drivers.optical", "drivers.keypad", "rig.bench.meters_file",
+             "rig.meter.fact_resolver", "meterprofile", "rig.bench.config"} & session
+    assert doing == set()
+
+
 # --- (c) no isinstance on a source or instrument class outside its registry --------------------
 
 #: the modules that may ask which class a fact source or an instrument is

@@ -18,7 +18,7 @@ from rig.reference.events import (
     Wait,
 )
 from rig.reference.expectation import Allowed, Deviation, Expectation
-from rig.reference.model import Band, Items, KeyData, ReferenceMeter
+from rig.reference.reference_meter import Band, Items, KeyData, ReferenceMeter
 
 __all__ = [
     "Allowed", "Band", "Deviation", "EarthLeak", "EnterCode", "EnterToken", "Event",

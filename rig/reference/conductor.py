@@ -20,7 +20,7 @@ from rig.reference.events import (
     Wait,
 )
 from rig.reference.expectation import Allowed, Deviation
-from rig.reference.model import KeyData, ReferenceMeter
+from rig.reference.reference_meter import KeyData, ReferenceMeter
 
 # every fact of a persistent item the reference model knows, in the order they are read
 STATE_FACTS = (

@@ -11,6 +11,7 @@ from typing import Any
 import sts
 from rig.reference import matrix as mx
 from rig.reference.conductor import Conductor, Step, bench_key, start_model
+from rig.reference.crafted_tokens import class1_token, class3_token, mistyped, raw_token
 from rig.reference.events import (
     EarthLeak,
     EnterCode,
@@ -20,7 +21,6 @@ from rig.reference.events import (
     Wait,
 )
 from rig.reference.expectation import Allowed, Deviation
-from rig.reference.tokens import class1_token, class3_token, mistyped, raw_token
 
 FAST = (40, 60)  # press and gap, ms: a token in about 2 s of bench time
 OTHER_PAN = "600727000000000009"  # the compliance tests' meter: a stranger to this bench
