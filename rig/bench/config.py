@@ -350,6 +350,27 @@ class BenchConfig:
     environment: Environment | None = None
     report: ReportSettings = dataclasses.field(default_factory=ReportSettings)
 
+    def profile_ref(self, override: str | None = None) -> tuple[str | Path, Path | None]:
+        """(the meter profile's name or path, the folder a relative path is read from): the
+        one given on the command line (`override`, from the current folder), else the bench
+        file's [meter] profile, a relative path being beside the bench file."""
+        if override:
+            return override, None
+        return self.meter.profile, Path(self.path).parent
+
+    def profile_path(self, override: str | None = None) -> Path:
+        """The meter profile's file (meterprofile.profile_path of `profile_ref`)."""
+        from meterprofile import profile_path
+
+        return profile_path(*self.profile_ref(override))
+
+    def load_profile(self, override: str | None = None) -> Any:
+        """The meter profile, loaded and checked (meterprofile.load_profile of
+        `profile_ref`); ValueError or OSError naming what is wrong."""
+        from meterprofile import load_profile
+
+        return load_profile(*self.profile_ref(override))
+
     def with_endpoints(self, endpoints: dict[str, Any]) -> BenchConfig:
         """The same bench with the ports/resources an emulator announced filled in."""
         meter = dataclasses.replace(self.meter, optical=endpoints["optical"])

@@ -43,7 +43,6 @@ def load_run_config(options: RunOptions) -> tuple[Any, Any]:
     """(bench config, meter profile) of a run: the bench file (None: the packaged emulated
     bench) and its meter's profile, or `--profile` instead of it, which the emulated meter
     then serves too. BenchFault names the file, the option or the key that is wrong."""
-    from meterprofile import load_profile
     from rig.bench.config import ConfigError, load_bench
 
     try:
@@ -54,12 +53,10 @@ def load_run_config(options: RunOptions) -> tuple[Any, Any]:
         what = "--fault" if options.faults else "--speed"
         raise BenchFault(f"{what} applies to an emulated bench only; {config.path.name} "
                          "is a real one (bench.emulated = false)")
-    ref, beside = config.meter.profile, Path(config.path).parent
-    where = f"{Path(config.path).name}: meter.profile"
-    if options.profile:
-        ref, where, beside = options.profile, "--profile", None
+    ref, _ = config.profile_ref(options.profile)
+    where = "--profile" if options.profile else f"{Path(config.path).name}: meter.profile"
     try:
-        profile = load_profile(ref, beside)
+        profile = config.load_profile(options.profile)
     except (ValueError, OSError) as exc:
         raise BenchFault(f"{where} {ref!r}: {exc}") from None
     if options.profile:  # the emulated meter serves this profile too
