@@ -11,6 +11,8 @@ Run by hand (a whole plan at 10x takes about a quarter of an hour, too long for 
     .venv/bin/python benchmarks/speed_matrix.py                       # everything, 10/50/200x
     .venv/bin/python benchmarks/speed_matrix.py --speeds 200 --faults fast-energy,late-relay
     .venv/bin/python benchmarks/speed_matrix.py --profiles pln_minimal --no-clean
+    .venv/bin/python benchmarks/speed_matrix.py --speeds 200 --faults all \
+        --bench rig/benches/emulated-keysight-itech-rigol.toml   # every fault, real models
 
 A faulted run is limited to the plan tests marked to catch the fault (`--rig-only-faults`)
 unless `--whole-plan` is given; the clean run is always the whole plan. Exit status 1 when
@@ -100,25 +102,27 @@ def tally(tests: list[dict]) -> tuple[int, int, int, int, tuple[str, ...]]:
 
 
 def run_once(profile: str, speed: float, case: str, *, whole_plan: bool,
-             timeout_s: float, keep: Path | None = None) -> Outcome:
+             timeout_s: float, keep: Path | None = None, bench: Path | None = None) -> Outcome:
     """`python -m rig run` for one cell of the matrix, in a fresh reports folder: a temporary
     one, or DIR/<profile>-<speed>x-<case>[-n] under `keep`, left there to look at."""
     if keep is None:
         with tempfile.TemporaryDirectory(prefix="speed-matrix-") as tmp:
-            return _run_into(Path(tmp), profile, speed, case, whole_plan, timeout_s)
+            return _run_into(Path(tmp), profile, speed, case, whole_plan, timeout_s, bench)
     base = keep / f"{profile}-{speed:g}x-{case}"
     reports, n = base, 1
     while reports.exists():
         n += 1
         reports = base.with_name(f"{base.name}-{n}")
     reports.mkdir(parents=True)
-    return _run_into(reports, profile, speed, case, whole_plan, timeout_s)
+    return _run_into(reports, profile, speed, case, whole_plan, timeout_s, bench)
 
 
 def _run_into(reports: Path, profile: str, speed: float, case: str, whole_plan: bool,
-              timeout_s: float) -> Outcome:
+              timeout_s: float, bench: Path | None) -> Outcome:
     cmd = [sys.executable, "-m", "rig", "run", "--reports", str(reports), "--speed",
            f"{speed:g}", "--profile", profile]
+    if bench is not None:
+        cmd += ["--bench", str(bench.resolve())]
     if case != "clean":
         cmd += ["--fault", case]
         if not whole_plan:
@@ -169,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speeds", default=",".join(f"{s:g}" for s in DEFAULT_SPEEDS),
                         help="comma-separated clock speeds (default: 10,50,200)")
     parser.add_argument("--faults", default=",".join(TIMING_FAULTS),
-                        help="comma-separated faults (default: the timing/energy ones)")
+                        help="comma-separated faults (default: the timing/energy ones; "
+                             "'all': every fault of `rig emulate --list-faults`)")
+    parser.add_argument("--bench", type=Path, metavar="FILE",
+                        help="an emulated bench file (default: the emulated bench), e.g. "
+                             "one with every role a real instrument model")
     parser.add_argument("--profiles", default=",".join(DEFAULT_PROFILES),
                         help="comma-separated meter profiles (default: both shipped ones)")
     parser.add_argument("--no-clean", action="store_true", help="skip the clean-bench runs")
@@ -189,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from emulator.faults import FAULTS
 
-    faults = parse_list(args.faults)
+    faults = sorted(FAULTS) if args.faults == "all" else parse_list(args.faults)
     unknown = [f for f in faults if f not in FAULTS]
     if unknown:
         parser.error(f"unknown fault {unknown[0]!r} (known: {', '.join(FAULTS)})")
@@ -199,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         for speed in speeds:
             for case in cases:
                 o = run_once(profile, speed, case, whole_plan=args.whole_plan,
-                             timeout_s=args.timeout, keep=args.keep)
+                             timeout_s=args.timeout, keep=args.keep, bench=args.bench)
                 outcomes.append(o)
                 print(f"{profile:12} {speed:>6g}x {case:22} {o.verdict:9} "
                       f"{o.passed:3d} passed {o.failed:3d} failed {o.other:2d} other "

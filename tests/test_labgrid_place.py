@@ -10,6 +10,7 @@ plan on it, and `labgrid-client show` says whether the place is still acquired.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -275,9 +276,10 @@ def _read_exactly(fd: int, n: int, timeout: float = 10.0) -> bytes:
     return got
 
 
-def test_a_pty_served_over_rfc2217_carries_every_byte_both_ways():
-    """The device end is a pty (as the emulator's ports are): 7E1 and a baud change are
-    acknowledged although a pty takes neither, and 0xFF (telnet's IAC) crosses unharmed."""
+@contextlib.contextmanager
+def served_pty(**settings) -> Iterator[tuple[int, object]]:
+    """A raw pty served over RFC 2217 on 127.0.0.1, as the emulator's ports are: (the
+    device end's master fd, a pyserial client of the served port with `settings`)."""
     import tty
 
     import serial
@@ -289,22 +291,31 @@ def test_a_pty_served_over_rfc2217_carries_every_byte_both_ways():
     server = Rfc2217Server(os.ttyname(slave))
     server.start()
     try:
-        port = serial.serial_for_url(server.url, baudrate=300, bytesize=serial.SEVENBITS,
-                                     parity=serial.PARITY_EVEN, timeout=5)
+        port = serial.serial_for_url(server.url, timeout=5, **settings)
         try:
-            port.write(b"/?!\r\n\xff\x00")
-            assert _read_exactly(master, 7) == b"/?!\r\n\xff\x00"
-            os.write(master, b"/EMu5\r\n\xff\xff\x01")
-            assert port.read(10) == b"/EMu5\r\n\xff\xff\x01"
-            port.baudrate = 9600  # the server acknowledges it, or pyserial raises
-            os.write(master, b"ACK")
-            assert port.read(3) == b"ACK"
+            yield master, port
         finally:
             port.close()
     finally:
         server.stop()
         os.close(master)
         os.close(slave)
+
+
+def test_a_pty_served_over_rfc2217_carries_every_byte_both_ways():
+    """The device end is a pty (as the emulator's ports are): 7E1 and a baud change are
+    acknowledged although a pty takes neither, and 0xFF (telnet's IAC) crosses unharmed."""
+    import serial
+
+    with served_pty(baudrate=300, bytesize=serial.SEVENBITS,
+                    parity=serial.PARITY_EVEN) as (master, port):
+        port.write(b"/?!\r\n\xff\x00")
+        assert _read_exactly(master, 7) == b"/?!\r\n\xff\x00"
+        os.write(master, b"/EMu5\r\n\xff\xff\x01")
+        assert port.read(10) == b"/EMu5\r\n\xff\xff\x01"
+        port.baudrate = 9600  # the server acknowledges it, or pyserial raises
+        os.write(master, b"ACK")
+        assert port.read(3) == b"ACK"
 
 
 def test_two_places_run_at_once_as_positions_and_both_are_released(lab):
@@ -333,35 +344,18 @@ def test_two_places_run_at_once_as_positions_and_both_are_released(lab):
 def test_a_stale_answer_is_dropped_over_rfc2217_as_on_a_local_port():
     """`drop_unread` on an RFC 2217 port reads away what has arrived (pyserial's PURGE waits
     for its acknowledgement in 50 ms steps): the stale bytes go, the next answer is whole."""
-    import tty
-
-    import serial
-
     from drivers.serial_line import drop_unread
-    from emulator.network_serial import Rfc2217Server
 
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    server = Rfc2217Server(os.ttyname(slave))
-    server.start()
-    try:
-        port = serial.serial_for_url(server.url, baudrate=115200, timeout=5)
-        try:
-            os.write(master, b"OK 12.5\n")
-            deadline = time.monotonic() + 10
-            while port.in_waiting < 8 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert port.in_waiting == 8
-            drop_unread(port)
-            assert port.in_waiting == 0
-            os.write(master, b"OK 13.0\n")
-            assert port.read(8) == b"OK 13.0\n"
-        finally:
-            port.close()
-    finally:
-        server.stop()
-        os.close(master)
-        os.close(slave)
+    with served_pty(baudrate=115200) as (master, port):
+        os.write(master, b"OK 12.5\n")
+        deadline = time.monotonic() + 10
+        while port.in_waiting < 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert port.in_waiting == 8
+        drop_unread(port)
+        assert port.in_waiting == 0
+        os.write(master, b"OK 13.0\n")
+        assert port.read(8) == b"OK 13.0\n"
 
 
 def test_the_clock_of_a_place_is_measured_on_its_injector():
