@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import sts
+from drivers.bounded_read import InputRefused, read_file
 from emulator.meter import (
     CREDIT_UNITS,
     Entry,
@@ -45,6 +46,9 @@ ENTRY_MAX_DIGITS = 24  # the entry buffer ignores digits beyond this
 KCT_KINDS = ("kct1", "kct2", "kct3", "kct4")
 
 Event = tuple[float, Callable[[float], None]]
+
+
+STATE_FILE_MAX = 1024 * 1024  # bytes: a meter state file is a page of JSON
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,10 @@ class MeterFirmware:
     def _load_state(self) -> MeterState:
         if self.state_path and self.state_path.exists():
             try:
-                return MeterState.from_dict(json.loads(self.state_path.read_text()))
+                raw = read_file(self.state_path, STATE_FILE_MAX, what="meter state file")
+                return MeterState.from_dict(json.loads(raw))
+            except InputRefused as exc:
+                raise ValueError(str(exc)) from None
             except (ValueError, TypeError, KeyError) as exc:
                 raise ValueError(f"meter state file {self.state_path} is unreadable: {exc}"
                                  ) from None

@@ -10,6 +10,8 @@ back to a default.
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from dataclasses import fields
 from pathlib import Path
@@ -293,16 +295,43 @@ def _one_line(exc: _ValidationError, path: Path, within: tuple[str, ...] = ()) -
     return f"{path.name}: '{key}': {err['msg']}, got {err.get('input')!r}"
 
 
+PROFILE_MAX = 1024 * 1024  # bytes: a profile is a few pages of TOML
+
+
+def _profile_text(path: Path) -> str:
+    """The profile file's text, read bounded: opened without blocking (a FIFO never hangs
+    the open), refused unless a regular file (/dev/zero never ends), at most PROFILE_MAX
+    bytes. (drivers.bounded_read does this for the rig; a profile is below the drivers.)"""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"meter profile {path} is not a regular file")
+        data = b""
+        while len(data) <= PROFILE_MAX:
+            chunk = os.read(fd, PROFILE_MAX + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    if len(data) > PROFILE_MAX:
+        raise ValueError(f"meter profile {path} holds more than {PROFILE_MAX} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path.name}: not UTF-8 text (byte {exc.start} of the file)"
+                         ) from None
+
+
 def load_profile(name_or_path: str | Path | None = None,
                  beside: Path | None = None) -> MeterProfile:
     """Load and check a profile: `None`/"pln_default" is the packaged PLN default (a path
     relative to a bench file: give its folder as `beside`)."""
     path = profile_path(name_or_path, beside)
-    with path.open("rb") as fh:
-        try:
-            data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path.name}: not valid TOML: {exc}") from None
+    try:
+        data = tomllib.loads(_profile_text(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path.name}: not valid TOML: {exc}") from None
     unknown = sorted(set(data) - set(_TABLES) - {"facts"})
     if unknown:
         raise ValueError(f"{path.name}: unknown table [{unknown[0]}] "

@@ -64,6 +64,7 @@ from pydantic import (
 from pydantic.dataclasses import dataclass as schema
 from pydantic_core import PydanticCustomError
 
+from drivers.bounded_read import InputRefused, read_file
 from drivers.instruments.registry import roles
 from sts.tid import base_date_in_force
 
@@ -383,6 +384,7 @@ class BenchConfig:
 
 
 _SCHEMA = TypeAdapter(BenchFile)
+BENCH_FILE_MAX = 1024 * 1024  # bytes: a bench file is a page of TOML
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -392,9 +394,15 @@ def load_bench(path: str | Path | None = None) -> BenchConfig:
     path = Path(path) if path else DEFAULT_BENCH
     if not path.exists():
         raise ConfigError(f"bench file {path} does not exist")
+    try:  # bounded: a FIFO or /dev/zero named as the bench file is refused, never read
+        raw = read_file(path, BENCH_FILE_MAX, what="bench file")
+    except InputRefused as exc:
+        raise ConfigError(str(exc)) from None
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not UTF-8 text (byte {exc.start} of the file)"
+                          ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
     instruments = data.get("instruments")

@@ -30,6 +30,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
+from drivers.bounded_read import InputRefused, read_file
 from rig.bench.config import MeterKeys
 from rig.record.safe_text import control_characters, visible
 from sts.errors import KeyFormatError
@@ -41,6 +42,9 @@ COLUMNS = ("meter_number", "pan", "lot", *KEY_COLUMNS)
 #: what every meter must get from the file (its own row or its lot's); the others take
 #: MeterKeys' defaults (ken 255, the base date in force, dkga 02, ea 07)
 REQUIRED_KEYS = ("sgc", "ti", "krn", "kt")
+
+
+METERS_FILE_MAX = 16 * 1024 * 1024  # bytes: a lot of many thousand meters, one row each
 
 
 class MetersFileError(ValueError):
@@ -187,8 +191,10 @@ class MetersFile:
         """Read and check the whole file; every problem of it in one MetersFileError."""
         path = Path(path)
         name = str(path)
-        try:
-            raw = path.read_bytes()
+        try:  # bounded: a FIFO or /dev/zero is refused, never read
+            raw = read_file(path, METERS_FILE_MAX, what="meters file")
+        except InputRefused as exc:
+            raise MetersFileError(str(exc)) from None
         except OSError as exc:
             raise MetersFileError(f"{name}: cannot read: {exc.strerror or exc}") from None
         try:

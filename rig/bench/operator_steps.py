@@ -29,11 +29,16 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drivers.bounded_read import InputRefused, read_file
+
 STEPS = ("instruct", "confirm", "observe")
 YES = ("yes", "y")
 NO = ("no", "n")
 #: the physical steps the emulated bench can act (emulator/control.py serves them)
 EMULATE_ACTIONS = ("terminal-cover-open", "terminal-cover-close", "magnet-on", "magnet-off")
+
+
+ANSWERS_FILE_MAX = 1024 * 1024  # bytes: an answers file is a page of text
 
 
 class OperatorUnavailable(Exception):
@@ -91,8 +96,10 @@ class AnswersFile:
     def load(cls, path: str | Path) -> AnswersFile:
         """Parse the file; every bad line is reported at once, each naming its line."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
+        try:  # bounded: a FIFO or /dev/zero is refused, never read
+            text = read_file(path, ANSWERS_FILE_MAX, what="answers file").decode("utf-8")
+        except InputRefused as exc:
+            raise AnswersFileError(str(exc)) from None
         except OSError as exc:
             raise AnswersFileError(f"answers file {path}: {exc.strerror or exc}") from None
         except UnicodeDecodeError as exc:  # refused at start, not at each test's setup

@@ -3,7 +3,8 @@
 Each device gets one line: `ok` (it answered), `FAIL` (silent or not understood) or
 `REFUSED` (it answered, but it is past its calibration due date, so a run would not use it).
 Exit status (see rig/cli.py): 0 all answered and usable, 1 a device silent or refused, 2 a
-bench file that does not load.
+bench file that does not load (or is no regular file: a FIFO, /dev/zero), 130 stopped by
+Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import NoReturn
 
 from rig.bench.config import BenchConfig, ConfigError, load_bench
 from rig.bench.devices import Bench, BenchError, open_bench
+from rig.commands.input_files import InputFileError, check_bench_inputs
 
 PROG = "rig bench"
 
@@ -87,10 +89,18 @@ def check_instruments(bench: Bench, config: BenchConfig, *, allow_expired: bool,
 
 
 def main(argv: list[str]) -> int:
+    """`rig bench check`; Ctrl-C or SIGTERM stops it in one line, exit 130."""
+    from rig.commands.stopping import run_stoppable
+
+    return run_stoppable("bench", lambda: _check(argv))
+
+
+def _check(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_bench_inputs(args.bench)
         config = load_bench(args.bench)
-    except ConfigError as exc:
+    except (ConfigError, InputFileError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     result = CheckResult()

@@ -2,7 +2,8 @@
 
 Exit status as for every `rig` command: 0 read, 1 the camera or the bench failed or the
 display was unreadable, 2 bad input (a bench file that does not load, --state on a real
-bench), found before anything is started.
+bench, a bench, profile or state file that is no regular file), found before anything is
+started, 130 stopped by Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from meterprofile import load_profile
 from meterprofile.lcd import profile_layout
 from rig.bench.config import ConfigError, load_bench
 from rig.bench.devices import BenchError, open_bench
+from rig.commands.input_files import check_bench_inputs
 from rig.meter.vendor import VendingKeyError
 
 
@@ -87,8 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    """`rig display read`; Ctrl-C or SIGTERM stops it in one line, exit 130."""
+    from rig.commands.stopping import run_stoppable
+
+    return run_stoppable("display", lambda: _read(argv))
+
+
+def _read(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_bench_inputs(args.bench, state=args.state)
         config = load_bench(args.bench)
         if args.state and not config.bench.emulated:
             raise ConfigError(f"--state is for an emulated bench; {config.path} is a real one")

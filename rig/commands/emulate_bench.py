@@ -11,6 +11,8 @@ announcing each position's endpoints in its first line; `--fault NAME@K` faults 
 
 from __future__ import annotations
 
+import sys
+
 from emulator.emulated_bench import main as _main
 
 
@@ -29,8 +31,19 @@ def model_lines() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """Serve until stopped (SIGTERM or Ctrl-C); the exit status of the emulator."""
+    """Serve until stopped (SIGTERM or Ctrl-C); the exit status of the emulator. A bench,
+    profile or state file that is no regular file (a FIFO, /dev/zero) is bad input, exit 2,
+    before anything is served (rig.commands.input_files)."""
     if "--list-models" in argv:
         print("\n".join(model_lines()))
         return 0
+    from emulator.emulated_bench import build_parser
+    from rig.commands.input_files import InputFileError, check_bench_inputs
+
+    args, _ = build_parser().parse_known_args(argv)  # a usage error: said and exit 2 here
+    try:
+        check_bench_inputs(args.bench, profile=args.profile, state=args.state)
+    except InputFileError as exc:
+        print(f"rig emulate: {exc}", file=sys.stderr)
+        return 2
     return _main(argv)

@@ -7,7 +7,8 @@ every time: a token entered by one `rig meter enter` is not remembered by the ne
 
 Exit status (see rig/cli.py): 0 done (the token accepted), 1 the meter or a device said no
 (token rejected, no answer, a bad frame), 2 bad input (a token that is not 20 digits, a
-bench file that does not load), found before anything is started.
+bench file that does not load; a bench, profile or state file that is no regular file),
+found before anything is started, 130 stopped by Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from drivers.keypad import KeypadError
 from drivers.optical import OpticalError, OpticalPort
 from rig.bench.config import ConfigError, load_bench
 from rig.bench.devices import BenchError, open_bench
+from rig.commands.input_files import check_bench_inputs
 from sts.digits import TokenTextError, token_text
 
 PROG = "rig meter"
@@ -155,9 +157,19 @@ def _profile(config: Any, ref: str | None = None) -> Any:
 
 
 def main(argv: list[str]) -> int:
+    """`rig meter`; Ctrl-C or SIGTERM stops it in one line, exit 130."""
+    from rig.commands.stopping import run_stoppable
+
+    return run_stoppable("meter", lambda: _meter(argv))
+
+
+def _meter(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         token = token_digits(args.token) if args.action == "enter" else ""
+        port_only = args.action == "readout" and args.port
+        check_bench_inputs(None if port_only else args.bench,
+                           profile=getattr(args, "profile", None), state=args.state)
         if args.action == "readout" and args.port:
             if args.state:
                 raise UsageError("--state is for an emulated bench, not --port")

@@ -9,8 +9,10 @@
     rig results --batch-report OUT_DIR RUN_DIR...    the same for the run folders named
 
 The index is brought up to date before each query, so a run folder copied in, or a database
-deleted, is seen at once. Exit status: 0 done, 1 the batch report could not be written,
-2 bad input (an unusable reports folder).
+deleted, is seen at once. Exit status (README): 0 done, 2 bad input (a reports folder that
+is a file, run folders without a record, an unknown lot), 3 the rig could not write its own
+output (the index, or the batch report: a full disk, a renderer that failed), 130 stopped
+by Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 USAGE_ERROR = 2
+WRITE_ERROR = 3  # the rig could not write its own output (the index, the batch report)
 FIELDS = ("run_id", "started", "meter_number", "pan", "lot", "position", "verdict", "reason",
           "passed", "failed", "skipped", "tests", "failed_clauses", "bench", "profile",
           "emulated", "report")
@@ -64,6 +67,13 @@ def _table(rows: list[dict[str, str]], columns: list[str]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    """`rig results`; Ctrl-C or SIGTERM stops it in one line, exit 130."""
+    from rig.commands.stopping import run_stoppable
+
+    return run_stoppable("results", lambda: _results(argv))
+
+
+def _results(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from rig.record.results_db import ResultsDb, ResultsDbError, latest_per_meter
 
@@ -81,9 +91,9 @@ def main(argv: list[str]) -> int:
             else:
                 db.sync()
             runs = db.runs(meter=args.meter, lot=args.lot)
-    except ResultsDbError as exc:
+    except ResultsDbError as exc:  # the index could not be made or written
         print(f"rig results: {exc}", file=sys.stderr)
-        return USAGE_ERROR
+        return WRITE_ERROR
     if args.lot:
         runs = sorted(latest_per_meter(runs).values(), key=lambda r: r.meter_number or "")
     rows = [{f: "" if getattr(r, f) is None else
@@ -137,15 +147,18 @@ def _batch_report(args: argparse.Namespace) -> int:
     try:
         runs = (runs_of_lot(Path(args.reports), args.lot) if args.lot
                 else runs_of_folders(Path(d) for d in args.run_dirs))
-    except (BatchReportError, ResultsDbError) as exc:
+    except BatchReportError as exc:
         print(f"rig results: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except ResultsDbError as exc:  # the index could not be made or written
+        print(f"rig results: {exc}", file=sys.stderr)
+        return WRITE_ERROR
     try:
         batch, written = write_batch_report(runs, out_dir, lot=args.lot,
                                             title=args.title or DEFAULT_TITLE)
     except (ReportRenderError, OSError) as exc:
         print(f"rig results: cannot write the batch report: {exc}", file=sys.stderr)
-        return 1
+        return WRITE_ERROR
     for path in written:
         print(path)
     print(f"{batch.count} meter(s): {batch.passed} PASS, {batch.failed} FAIL, "

@@ -315,8 +315,10 @@ def bench_key(args: argparse.Namespace) -> BenchKey | None:
         raise UsageError(f"{PROG}: --bench takes the key from the bench file; it cannot go "
                          f"with {', '.join(given)}")
     from rig.bench.config import load_bench
+    from rig.commands.input_files import check_input_file
     from rig.meter.vendor import BenchVendor
 
+    check_input_file(ref or None, "--bench")  # a FIFO or /dev/zero: InputFileError (2)
     vendor = BenchVendor.for_bench(load_bench(ref or None))  # ConfigError, VendingKeyError
     return BenchKey(bytes(vendor.decoder_key), vendor.ea, vendor.base_date, vendor.kt,
                     vendor.sgc, str(vendor.pan))

@@ -201,10 +201,25 @@ def validate_line(obj: Any, number: int) -> dict[str, Any]:
     return obj
 
 
+RECORD_MAX = 256 * 1024 * 1024  # bytes of a results file (a whole plan's run: about 1 MB)
+
+
+def read_record_bytes(path: Path) -> bytes:
+    """A results file's bytes through the rig's one bounded reader: a FIFO (which would
+    block for ever), a device such as /dev/zero (which never ends) or a file beyond
+    RECORD_MAX is RecordInvalid, named; OSError (missing, unreadable) passes through."""
+    from drivers.bounded_read import InputRefused, read_file
+
+    try:
+        return read_file(path, RECORD_MAX, what="results file")
+    except InputRefused as exc:
+        raise RecordInvalid(str(exc)) from None
+
+
 def read_valid(path: Path) -> list[dict[str, Any]]:
     """The lines of a results file, each validated; a torn last line (no newline at its
     end: a run killed while writing it) is dropped."""
-    data = Path(path).read_bytes()
+    data = read_record_bytes(Path(path))
     lines: list[dict[str, Any]] = []
     offset = 0
     raw_lines = data.split(b"\n")

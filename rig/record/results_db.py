@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drivers.bounded_read import InputRefused
 from sts.errors import KeyFormatError
 from sts.pan import MeterPAN
 
@@ -83,14 +84,18 @@ def meter_number_of(pan: Any) -> str | None:
 
 
 def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open("rb") as fh:
-        for raw in fh:
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
-                continue  # a torn last line of a killed run, or a foreign line: not indexed
-            if isinstance(obj, dict):
-                yield obj
+    """The JSON objects of a record, read through the rig's one bounded reader (InputRefused:
+    a record that is no regular file, or larger than any run writes, is never read)."""
+    from drivers.bounded_read import read_file
+    from rig.record.record_schema import RECORD_MAX
+
+    for raw in read_file(path, RECORD_MAX, what="results file").split(b"\n"):
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            continue  # a torn last line of a killed run, or a foreign line: not indexed
+        if isinstance(obj, dict):
+            yield obj
 
 
 def _left_out(context: dict[str, Any] | None) -> str:
@@ -151,7 +156,12 @@ def summarise(run_dir: Path) -> RunSummary | None:
     context: dict[str, Any] | None = None
     outcomes: dict[str, str] = {}
     clauses: dict[str, list[str]] = {}
-    for line in _lines(record):
+    try:
+        lines = list(_lines(record))
+    except (OSError, InputRefused) as exc:
+        summary.verdict, summary.reason = UNREADABLE, f"the record cannot be read: {exc}"
+        return summary
+    for line in lines:
         kind = line.get("kind")
         if kind == "run_start" and start is None:
             start = line

@@ -16,6 +16,7 @@ from pathlib import Path
 from rig.record.atomic_files import write_atomic
 
 LATEST = "LATEST"
+LATEST_MAX = 4096  # bytes of LATEST: one folder name
 #: tries before giving up on a free name (a folder full of same-second runs is a problem)
 MAX_SUFFIX = 1000
 
@@ -83,10 +84,12 @@ def write_latest(base: Path, run_dir: Path) -> None:
 def latest_run_dir(reports: Path) -> Path:
     """The run folder `reports/LATEST` names: one folder name inside `reports`, or
     RunFolderError."""
+    from drivers.bounded_read import InputRefused, read_file
+
     reports = Path(reports)
-    try:
-        name = (reports / LATEST).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
+    try:  # bounded: a LATEST that is a FIFO or a huge file is refused, never read for ever
+        name = read_file(reports / LATEST, LATEST_MAX, what="LATEST").decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError, InputRefused) as exc:
         raise RunFolderError(f"{reports / LATEST}: cannot be read ({exc})") from None
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
         raise RunFolderError(f"{reports / LATEST} names {name[:80]!r}, not a run folder "
