@@ -72,6 +72,7 @@ class RigSession:
         # tests that need the meter are skipped naming it, but those that judge the link
         self.optical_fault: str | None = None
         self.finished = False
+        self.start_written = False
         self.stop_reason: str | None = None  # why the run stopped early (Ctrl-C, SIGTERM, ...)
         self.teardown_errors: list[str] = []
         self._meter_tried = False
@@ -110,6 +111,7 @@ class RigSession:
         config = self.bench_config
         self.identity = self.identity or self.config_identity()
         assert self.record is not None
+        self.start_written = True
         self.record.write(
             "run_start", run_id=self.run_id, rig_version=__version__,
             bench_file=str(config.path), bench=config.bench.name,
@@ -267,6 +269,10 @@ class RigSession:
         for test in self.tests.values():
             counts[test.outcome] = counts.get(test.outcome, 0) + 1
         try:
+            if self.record is not None and not self.start_written and self.bench_config:
+                # stopped before the plan began (a Ctrl-C in the bring-up): the record still
+                # opens with what was run on which bench, so its report can be rendered
+                self.write_start([])
             if self.record is not None:
                 self.record.write("run_end", counts=counts, exitstatus=int(exitstatus),
                                   bench_error=self.bench_error, meter_error=self.meter_error,
