@@ -84,3 +84,22 @@ def test_sigterm_stops_the_run_as_ctrl_c_does_and_waits_for_the_safe_state(capsy
         os.kill(os.getpid(), signal.SIGINT)
     assert "SIGINT received while the bench is put in its safe state" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_run_stopped_before_its_start_line_still_opens_its_record_with_one(tmp_path):
+    """A Ctrl-C in the bring-up reaches the run's end before `run_start` was written: the
+    record still opens with it (who, what, which bench), so `rig report` can render it."""
+    import json
+
+    from rig.bench.session import RigSession
+    from rig.record.run_record import TestOutcome
+
+    rig = RigSession(RunOptions(report_dir=tmp_path, run_id="stopped-early"))
+    rig.activate([TestOutcome("testplans/test_x.py::test_a", ["C"], [])])
+    rig.stopping("Ctrl-C (SIGINT)")
+    rig.finish(2)
+    lines = [json.loads(x) for x in
+             (tmp_path / "stopped-early" / "results.jsonl").read_text().splitlines()]
+    assert [x["kind"] for x in lines] == ["run_start", "run_end"]
+    assert lines[0]["run_id"] == "stopped-early" and lines[0]["bench"] == "emulated bench"
+    assert lines[1]["stopped"] == "Ctrl-C (SIGINT)" and lines[1]["counts"] == {"not run": 1}
