@@ -385,6 +385,29 @@ class OpticalPort:
                 raise self._error(OpticalError, step, str(exc), frame) from None
         raise self._error(OpticalError, step, "no valid answer after a new sign-on")
 
+    def repeat_request(self, obis: str) -> tuple[bytes, bytes]:
+        """Read one register, then send NAK, the repeat request of the programming mode
+        (IEC 62056-21: the answer is STX data-set ETX BCC, ACK, or NAK for a repetition):
+        (the meter's data message, its repetition), each a whole frame with its BCC
+        checked, for a plan to compare."""
+        step = f"read {obis}"
+        if not self._in_session:
+            self.open_session()
+        self._send(step, command("R1", f"{obis}()"))
+        frames = []
+        for what in (step, f"repeat of {obis} after NAK"):
+            if frames:
+                self._send(what, bytes([NAK]))
+            frame = self._read_until(what, self._block, MESSAGE_MAX, "ETX+BCC")
+            try:
+                split_block(frame)
+            except BCCMismatch as exc:
+                raise self._error(BCCError, what, str(exc), frame) from None
+            except FrameError as exc:
+                raise self._error(OpticalError, what, str(exc), frame) from None
+            frames.append(frame)
+        return frames[0], frames[1]
+
     def _break(self) -> None:
         with contextlib.suppress(LineLostError):
             self._send("break (B0)", command("B0"))

@@ -83,3 +83,17 @@ def test_readout_bcc_and_registers(optical, profile, record):
                    nominal=src.unit)
     record("no key in the readout", int(not any("key" in r.obis.lower() for r in
                                                 registers.values())), nominal=1)
+
+
+@pytest.mark.clause(f"{IEC21}.6 programming mode: NAK is a repeat request",
+                    "IEC 62056-21:2002 6.3 answer: STX data set ETX BCC, ACK or NAK")
+def test_nak_repeats_the_last_answer(optical, profile, record):
+    """After a register's answer, the rig's NAK (a repeat request, as a host sends on a
+    corrupted answer) makes the meter send the same data message again, BCC and all."""
+    declared = sorted(src.address for src in profile.register_facts().values())
+    if not declared:
+        pytest.skip("not applicable: the profile declares no register to read")
+    first, again = optical.repeat_request(declared[0])
+    record(f"answer to {declared[0]} repeated unchanged after NAK", int(again == first),
+           nominal=1)
+    assert again == first, f"first {first!r}, after NAK {again!r}"

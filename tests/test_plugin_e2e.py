@@ -132,11 +132,12 @@ def test_sigterm_halfway_keeps_the_record_and_stops_the_bench(tmp_path):
         run = None
         while time.monotonic() < deadline:
             runs = [p for p in (tmp_path / "reports").glob("*/results.jsonl")]
-            if runs and '"name": "x"' in runs[0].read_text():
+            text = runs[0].read_text() if runs else ""
+            if '"name": "x"' in text and '"outcome": "passed"' in text:  # test_first done
                 run = runs[0].parent
                 break
             time.sleep(0.2)
-        assert run is not None, "the plan never recorded its first measurement"
+        assert run is not None, "the plan never finished its first test"
         time.sleep(0.5)  # into test_long
         os.kill(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=60)

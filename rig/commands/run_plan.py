@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(flag, metavar=meta, help=text)
     parser.add_argument("--place", action="append", default=[], metavar="NAME",
                         help="run on the bench position of this labgrid place: acquired "
-                             "through the coordinator, released at the end (one place per "
-                             "run; rig.bench.labgrid_place)")
+                             "through the coordinator, released at the end; repeated, the "
+                             "places run at once as positions (rig.bench.labgrid_place)")
     parser.add_argument("--coordinator", metavar="HOST:PORT",
                         help="labgrid coordinator for --place (default: $LG_COORDINATOR, "
                              "else 127.0.0.1:20408)")
@@ -139,7 +139,14 @@ def pytest_args(args: argparse.Namespace, extra: list[str], run_dir: Path) -> li
 
 
 def _is_path(arg: str) -> bool:
-    return not arg.startswith("-") and (Path(arg.split("::")[0]).exists() or "::" in arg)
+    """A plan file or node id among pytest's arguments (a long `-k` expression is none: the
+    file system refuses a name that long, and that is an answer, not an error)."""
+    if arg.startswith("-"):
+        return False
+    try:
+        return "::" in arg or Path(arg.split("::")[0]).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def unique_run_dir(base: Path, faults: list[str]) -> Path:
@@ -193,13 +200,12 @@ def check_before_start(args: argparse.Namespace) -> str | None:
             resolve_vending_key(reference, base=Path(config.path).parent)
     except VendingKeyError as exc:
         return str(exc)
-    if args.profile:
-        from meterprofile import load_profile
-
-        try:
-            load_profile(args.profile)
-        except (ValueError, OSError) as exc:
+    try:  # the profile given, else the bench file's: loaded (bounded) before anything starts
+        config.load_profile(args.profile)
+    except (ValueError, OSError) as exc:
+        if args.profile:
             return f"--profile {args.profile}: {exc}"
+        return f"{config.path.name}: meter.profile {config.meter.profile!r}: {exc}"
     for name in ("temperature", "humidity"):
         value = getattr(args, name, None)
         try:
@@ -222,7 +228,7 @@ def check_before_start(args: argparse.Namespace) -> str | None:
             lines = str(exc).splitlines()
             more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
             return f"--meters: {lines[0]}{more}"
-    if args.answers and args.answers != "none" and not Path(args.answers).is_file():
+    if args.answers and args.answers != "none" and not Path(args.answers).exists():
         return f"--answers {args.answers}: no such file"
     if args.answers and args.answers != "none":
         from rig.bench.operator_steps import AnswersFile, AnswersFileError
@@ -265,6 +271,75 @@ def positions_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _fact_problem(flag: str, text: str) -> str | None:
+    """What is wrong with one run fact as typed (the checks `rig run` makes of the option)."""
+    from rig.record.safe_text import control_characters
+
+    if control_characters(text):
+        return f"control characters are not allowed in it ({control_characters(text)})"
+    if flag in ("--temperature", "--humidity"):
+        try:
+            float(text)
+        except ValueError:
+            return f"{flag} must be a number, got {text!r}"
+    if flag == "--item-received":
+        import datetime as dt
+
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            return f"--item-received must be a date (YYYY-MM-DD), got {text!r}"
+    return None
+
+
+def ask_run_facts(args: argparse.Namespace, ask: Any = input,
+                  say: Any = print, known: tuple[str, ...] = ()) -> None:
+    """The operator prompt for the run's facts the command line did not give (item
+    condition, date received, ambient, signatory): one question each, Enter leaves it
+    unrecorded, a bad answer is said and asked again. `known` names the facts the bench file
+    already holds (they are not asked)."""
+    say("rig run: the report states these facts of the run (Enter: not recorded)")
+    for flag, meta, text in RUN_FACTS:
+        name = flag[2:].replace("-", "_")
+        if getattr(args, name, None) or name in known:
+            continue
+        while True:
+            try:
+                answer = ask(f"  {text.replace('%%', '%')} [{meta}]: ").strip()
+            except EOFError:
+                return
+            problem = _fact_problem(flag, answer) if answer else None
+            if problem is None:
+                break
+            say(f"  {problem}")
+        if answer:
+            setattr(args, name, answer)
+
+
+def wants_prompt(args: argparse.Namespace, interactive: bool) -> tuple[bool, tuple[str, ...]]:
+    """(whether to ask the operator for the run's facts, the facts the bench file holds):
+    asked only at a terminal, on a real bench (the emulated bench has no item to
+    describe), for one position, when some fact is missing."""
+    if not interactive or getattr(args, "positions", None) or getattr(args, "place", None):
+        return False, ()
+    from rig.bench.config import ConfigError, load_bench
+
+    try:
+        config = load_bench(args.bench)
+    except (ConfigError, ValueError, OSError):
+        return False, ()
+    if config.bench.emulated:
+        return False, ()
+    env = getattr(config, "environment", None)
+    known = tuple(name for name, there in (
+        ("temperature", getattr(env, "temperature_c", None)),
+        ("humidity", getattr(env, "humidity_pct", None))) if there is not None)
+    missing = [flag for flag, _, _ in RUN_FACTS
+               if not getattr(args, flag[2:].replace("-", "_"), None)
+               and flag[2:].replace("-", "_") not in known]
+    return bool(missing), known
+
+
 def free_text_problem(args: argparse.Namespace) -> str | None:
     """Free text for the report (the operator's name, the item's condition...) with a
     control character in it (an ESC would drive the terminal that shows the report's
@@ -292,6 +367,17 @@ def report_problem(run_dir: Path) -> str | None:
     return None
 
 
+#: `python -m pytest`, but a Ctrl-C passed on while pytest is still starting (before it
+#: handles one itself) ends it quietly as stopped, not with a traceback
+PYTEST_CHILD = """import runpy, sys
+try:
+    runpy.run_module("pytest", run_name="__main__", alter_sys=True)
+except KeyboardInterrupt:
+    print("rig run: stopped before the plan started", file=sys.stderr)
+    sys.exit(130)
+"""
+
+
 def run_pytest(args: list[str]) -> int:
     """pytest in a child tied to this process: it dies with it (PR_SET_PDEATHSIG, SIGTERM:
     a clean stop that leaves the bench safe), and in a session of its own, so a Ctrl-C
@@ -300,7 +386,7 @@ def run_pytest(args: list[str]) -> int:
     from rig.bench.devices import die_with_parent
 
     env = dict(os.environ, **{PROG_ENV: "rig run"})
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", *args], env=env,
+    proc = subprocess.Popen([sys.executable, "-c", PYTEST_CHILD, *args], env=env,
                             start_new_session=True, preexec_fn=die_with_parent)
 
     def forward(signum: int, frame: Any) -> None:
@@ -380,11 +466,15 @@ def main(argv: list[str]) -> int:
     if getattr(args, "place", None):  # a labgrid place: acquired, run on, released
         from rig.bench.labgrid_place import run_on_places
 
-        return run_on_places(args, argv, main, build_parser)
+        return run_on_places(args, argv, main, build_parser, worker_args=pytest_args,
+                             exit_codes=EXIT_CODES, internal=INTERNAL)
     problem = check_before_start(args)
     if problem:
         print(f"rig run: {problem}", file=sys.stderr)
         return 2
+    ask, known = wants_prompt(args, sys.stdin.isatty() and sys.stdout.isatty())
+    if ask:  # a real bench at a terminal: the operator gives the facts the report states
+        ask_run_facts(args, known=known)
     if getattr(args, "positions", None) is not None:
         from rig.bench.positions import run_positions
 

@@ -472,11 +472,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if htmlpath and Path(htmlpath).is_file() and REPORT in config.stash \
             and (ours is None or Path(htmlpath).resolve() != ours.resolve()):
         append_section(Path(htmlpath), rig.redact(clause_matrix_html(
-            clause_matrix(rig.tests.values()), rig.profile.as_table())))
+            *_matrix_of_record(rig))))
         redact_file(Path(htmlpath), rig.redact)
     xmlpath = getattr(config.option, "xmlpath", None)
     if xmlpath:
         redact_file(Path(xmlpath), rig.redact)
+
+
+def _matrix_of_record(rig: RigSession) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The clause matrix and the declared values for pytest-html's page, from the record
+    (the session's memory only when the record cannot be read)."""
+    from rig.record.pytest_html import record_start
+    from rig.record.report_model import RecordError, load
+
+    try:
+        matrix = load(rig.run_dir).matrix() if rig.run_dir is not None else None
+    except (RecordError, OSError):
+        matrix = None
+    declared = [tuple(row) for row in record_start(rig.run_dir).get("declared") or []]
+    return (matrix if matrix is not None else clause_matrix(rig.tests.values()),
+            declared or rig.profile.as_table())
 
 
 def _write_signed_report(rig: RigSession, path: Path) -> Any:

@@ -152,14 +152,25 @@ def last_digit(shown: str) -> float | None:
 
 
 def title_of(item: Any) -> str:
-    """A test's name in words: its docstring's first sentence, else its name spelt out."""
+    """A test's name in words: its docstring's first sentence, else its name spelt out;
+    a parametrised test keeps its parameters ("Cell (credited, kct krn, ACCEPT)"), so the
+    cases of one test stay apart on page 1."""
     func = getattr(item, "function", None)
     doc = (getattr(func, "__doc__", None) or "").strip()
+    callspec = getattr(item, "callspec", None)
+    params = getattr(callspec, "id", "") if callspec is not None else ""
+    case = f" ({params_words(params)})" if params else ""
     if doc:  # the first sentence of the first paragraph, however its lines wrap
         paragraph = " ".join(doc.split("\n\n", 1)[0].split())
-        return re.split(r"(?<=[.:;])\s", paragraph, maxsplit=1)[0].rstrip(".:;")
+        return re.split(r"(?<=[.:;])\s", paragraph, maxsplit=1)[0].rstrip(".:;") + case
     name = getattr(item, "originalname", None) or str(getattr(item, "name", item))
-    return words(name)
+    return words(name.partition("[")[0]) + case
+
+
+def params_words(params: str) -> str:
+    """A pytest case id in words: "credited-kct_krn-ACCEPT" -> "credited, kct krn, ACCEPT"."""
+    parts = re.split(r"-(?=-|[^\d.])", params)  # a dash before a digit may be a minus sign
+    return ", ".join(p.replace("_", " ") for p in parts if p)
 
 
 def words(identifier: str) -> str:

@@ -21,7 +21,28 @@ def figure_png(fig: Any, dpi: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def relay_edge_plot(times: Sequence[float], volts: Sequence[float], edge_t: float = 0.0,
+def waveform_edge(times: Sequence[float], volts: Sequence[float]) -> float | None:
+    """Where the supply at the load goes (or comes): the first sample from which the load
+    voltage stays below 5 % of its peak to the end (an opening), or the first that rises
+    above it after a low start (a closing); None for a waveform with no such edge. The
+    scope's trigger point is not the edge: a dropout trigger fires once its hold time ran
+    out, so the edge lies that much before it, by how much depending on the model."""
+    v = [abs(float(x)) for x in volts]
+    if len(v) < 2 or len(v) != len(times) or max(v) <= 0:
+        return None
+    low = 0.05 * max(v)
+    if v[-1] < low:  # ends low: the supply went; the edge is where it stays low
+        i = len(v)
+        while i > 0 and v[i - 1] < low:
+            i -= 1
+        return float(times[i]) if 0 < i < len(v) else None
+    if v[0] < low:  # starts low, ends high: the supply came
+        return float(next(times[i] for i, x in enumerate(v) if x >= low))
+    return None
+
+
+def relay_edge_plot(times: Sequence[float], volts: Sequence[float],
+                    edge_t: float | None = None,
                     measured_delay: float | None = None, limit: float | None = None, *,
                     title: str = "load voltage at the relay edge",
                     measured_s: float | None = None, limit_s: float | None = None) -> bytes:
@@ -30,14 +51,19 @@ def relay_edge_plot(times: Sequence[float], volts: Sequence[float], edge_t: floa
                                         title=title, measured_s=measured_s, limit_s=limit_s))
 
 
-def relay_edge_figure(times: Sequence[float], volts: Sequence[float], edge_t: float = 0.0,
+def relay_edge_figure(times: Sequence[float], volts: Sequence[float],
+                      edge_t: float | None = None,
                       measured_delay: float | None = None, limit: float | None = None, *,
                       title: str = "load voltage at the relay edge",
                       measured_s: float | None = None, limit_s: float | None = None) -> Figure:
     """The load voltage around the relay edge (times in s, relative to the trigger point):
     the edge marked, and the measured interval (relay command to edge) shaded on the
     waveform, with its value in the legend and the limit drawn; the axis is framed on the
-    command, the edge and the limit, whatever span the waveform covers."""
+    command, the edge and the limit, whatever span the waveform covers. Without `edge_t`
+    the edge is found on the waveform (`waveform_edge`), else the trigger point (0)."""
+    if edge_t is None:
+        found = waveform_edge(times, volts)
+        edge_t = found if found is not None else 0.0
     delay = measured_delay if measured_delay is not None else measured_s
     limit = limit if limit is not None else limit_s
     fig = Figure(figsize=(7, 3))

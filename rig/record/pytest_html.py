@@ -223,6 +223,25 @@ class HtmlReport:
         if not rig.active:
             return
         self.retitle()
-        notes = [rig.bench_error, rig.meter_error, rig.meter_warning]
-        prefix.append(rig.redact(identity_html(rig.identity or rig.config_identity(), notes)))
-        prefix.append(declared_html(rig.profile.name, rig.profile.as_table()))
+        start = record_start(rig.run_dir)  # the view is of the record, as the report is
+        notes = [start.get("bench_error"), start.get("meter_error"),
+                 start.get("meter_warning")] if start else \
+            [rig.bench_error, rig.meter_error, rig.meter_warning]
+        identity = start.get("identity") if start else None
+        prefix.append(rig.redact(identity_html(identity or rig.identity
+                                               or rig.config_identity(), notes)))
+        declared = [tuple(row) for row in start.get("declared") or []] if start else []
+        prefix.append(declared_html(str(start.get("profile") or rig.profile.name)
+                                    if start else rig.profile.name,
+                                    declared or rig.profile.as_table()))
+
+
+def record_start(run_dir: Path | None) -> dict[str, Any]:
+    """The record's run_start line ({} when there is no record yet): the pytest-html view
+    shows the identity and declared values the record keeps, not the session's memory."""
+    if run_dir is None or not (Path(run_dir) / "results.jsonl").is_file():
+        return {}
+    from rig.record.run_record import read_record
+
+    return next((x for x in read_record(Path(run_dir) / "results.jsonl")
+                 if x.get("kind") == "run_start"), {})

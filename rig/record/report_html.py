@@ -23,7 +23,7 @@ from rig.record.measures import words
 from rig.record.pytest_html import identity_rows, shown
 from rig.record.report_model import LEFT_OUT_OUTCOMES, RunReport, local_time
 from rig.record.safe_text import css_string, visible, visible_in_html
-from rig.record.uncertainty import SPECS, specification_record, two_figures
+from rig.record.uncertainty import FUNCTION_UNITS, SPECS, specification_record, two_figures
 
 #: the functions each role measures on a bench (the specification table lists these)
 ROLE_FUNCTIONS = {"source": ("ac_voltage", "ac_current", "power"),
@@ -168,7 +168,7 @@ def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
                                      item.get("firmware_source") and
                                      f"({item['firmware_source']})"], " ")),
                  ("profile (declared values)", item.get("profile") or start.get("profile")),
-                 ("condition", item.get("condition") or "not noted"),
+                 ("condition", item.get("condition") or "not recorded"),
                  ("date received", item.get("received") or "not recorded")]
     lab_rows = [("laboratory", lab.get("name") or "not named in the bench file [lab]"),
                 ("address", lab.get("address") or "not given"),
@@ -212,7 +212,11 @@ def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
 
     anchors = {t.test: f"t{i}" for i, t in enumerate(tests, start=1)}
     sections = {t.test: f"7.{i}" for i, t in enumerate(tests, start=1)}
-    failure_rows = [(t, row) for t in report.failures() for row in (t.failed_rows() or [None])]
+    # a failed test: its failed results; else the declared results it never reached (the
+    # test stopped on an error before them), each with the limits it was held to
+    failure_rows = [(t, row) for t in report.failures()
+                    for row in (t.failed_rows() or [r for r in t.unreached_rows() if r.limits]
+                                or [None])]
     env = ctx.get("environment") or {}
     t, h = env.get("temperature_c"), env.get("humidity_pct")
     conditions = _join([f"{t:g} °C" if isinstance(t, int | float) else None,
@@ -223,8 +227,8 @@ def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
     return _TEMPLATE.render(
         anchors=anchors, sections=sections, failure_rows=failure_rows,
         names={t.test: t.name for t in tests}, not_applicable=report.not_applicable(),
-        item_condition=item.get("condition") or "not noted",
-        item_received=item.get("received") or "date received not recorded",
+        item_condition=item.get("condition") or "not recorded",
+        item_received=item.get("received") or "not recorded",
         method_line=_join([", ".join(f"{std}:{'/'.join(eds)}" for std, eds in
                                      standards.items()),
                            plan.get("sha256") and f"plan SHA-256 {plan['sha256'][:12]}",
@@ -259,6 +263,7 @@ def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
         matrix_summary=", ".join(f"{n} {v}" for v, n in sorted(summary.items()))
         or "no clauses",
         failures=report.failures(), conditional=report.conditional(),
+        near=report.near_limit(),
         lab_rows=lab_rows, item_rows=[(k, v) for k, v in item_rows if v],
         standards=report.standards(), plan_rows=plan_rows,
         condition_rows=_conditions(ctx),
@@ -266,5 +271,5 @@ def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
         spec_rows=spec_rows, identity=identity_rows(start.get("identity") or {}),
         tests=tests, declared=declared, left_out_groups=sorted(groups.items()),
         clauses_left_out=clauses_left_out, hidden=sorted(hidden), statements=STATEMENTS,
-        declared_for=declared_for, shown=shown, fig=_fig,
+        declared_for=declared_for, shown=shown, fig=_fig, range_units=FUNCTION_UNITS,
         local=lambda iso: local_time(iso, offset))

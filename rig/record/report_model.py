@@ -65,6 +65,8 @@ class Row:
         """value unit ± U (k = 2), as page 1 states a failed result."""
         from rig.record.pytest_html import shown
 
+        if not self.measured:
+            return NOT_MEASURED
         text = f"{shown(self.value)}{' ' + self.unit if self.unit else ''}"
         big_u = (self.uncertainty or {}).get("U")
         if big_u is not None:
@@ -147,6 +149,20 @@ class TestEntry:
     def failed_rows(self) -> list[Row]:
         return [r for r in self.rows if r.decision in ("FAIL", CONDITIONAL_FAIL)
                 or r.verdict == "FAIL"]
+
+    def unreached_rows(self) -> list[Row]:
+        """The declared measurements the test never reached (NOT MEASURED)."""
+        return [r for r in self.rows if not r.measured]
+
+    @property
+    def reason_text(self) -> str:
+        """The failure or skip reason as a reader takes it: an exception's class without
+        its module path ("AnswerError: scope ..." not "drivers.instruments.errors....")."""
+        return _MODULE_PATH.sub(r"\1", self.reason)
+
+
+#: the module path before an exception's class name at the start of a reason
+_MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+([A-Z]\w*(?:Error|Exception|Failed|Interrupt)\b)")
 
 
 @dataclass
@@ -346,10 +362,45 @@ def row_of(line: dict[str, Any], rule: str) -> Row:
                rule=own if own == PROVEN else "")
 
 
-def not_measured_row(declared: dict[str, Any]) -> Row:
-    """A measurement the test declared and never reached."""
+def resolved_limits(declared: dict[str, Any], values: dict[str, Any]) -> str:
+    """The limits of a declaration with their names replaced by this run's figures (the
+    profile's declared values the record keeps, the standard's figures): "0 .. 0.1"; the
+    declared text when a name cannot be resolved or the limits are a band around a
+    reference the test never took."""
+    from rig.record.measures import STANDARD
+    from rig.record.run_record import _fmt
+
+    def figure(name: Any) -> str | None:
+        if not name:
+            return None
+        if name in STANDARD:
+            return _fmt(STANDARD[name][0])
+        value = values.get(name)
+        try:
+            return _fmt(float(value)) if value not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
+
+    text = str(declared.get("limits") or "")
+    if declared.get("tolerance"):
+        return text
+    low, high = figure(declared.get("low")), figure(declared.get("high"))
+    if declared.get("low") and declared.get("high"):
+        return f"{low} .. {high}" if low and high else text
+    if declared.get("high"):
+        return f"<= {high}" if high else text
+    if declared.get("low"):
+        return f">= {low}" if low else text
+    return text
+
+
+def not_measured_row(declared: dict[str, Any], values: dict[str, Any] | None = None) -> Row:
+    """A measurement the test declared and never reached (its limits as this run's figures
+    where the record holds them, by name otherwise)."""
     return Row(name=str(declared.get("name", "")), value=None,
-               unit=str(declared.get("unit") or ""), limits=str(declared.get("limits") or ""),
+               unit=str(declared.get("unit") or ""),
+               limits=resolved_limits(declared, values or {}),
+               limits_from=str(declared.get("limits") or ""),
                verdict=NOT_MEASURED, decision=NOT_MEASURED, near_limit=False,
                how=str(declared.get("obtained_as") or declared.get("instrument")
                        or declared.get("fact") or ""),
@@ -400,11 +451,13 @@ def build(lines: list[dict[str, Any]]) -> RunReport:
     report.left_out = [LeftOut(d["test"], list(d.get("clauses", [])), d.get("reason", ""),
                                str(d.get("title") or ""))
                        for d in context.get("deselected", [])]
+    values = {str(row[0]): row[1] for row in start.get("declared") or []
+              if isinstance(row, list | tuple) and len(row) >= 2}
     for test in tests.values():  # declared, never reached: NOT MEASURED (once it ran)
         if test.outcome in ("not run",) or not test.declared:
             continue
         reached = {r.name for r in test.rows}
-        test.rows += [not_measured_row(d) for d in test.declared
+        test.rows += [not_measured_row(d, values) for d in test.declared
                       if d.get("name") not in reached]
     for test in tests.values():
         if end is None and test.outcome == "not run":
