@@ -218,7 +218,7 @@ def run_positions(args: Any, extra: list[str], *,
         for endpoints in emulator.endpoints["positions"]:
             k = int(endpoints["position"])
             mine = faults_of(k, faults)
-            run_id = f"{stamp}-p{k}" + "".join(f"-{f}" for f in mine)
+            run_id = f"{stamp}-p{k}"  # no fault names: they belong in the annex only
             runs.append(PositionRun(
                 position=k, pan=endpoints["meter"]["pan"],
                 meter_number=endpoints["meter"]["drn"], faults=mine,

@@ -95,7 +95,7 @@ class RigSession:
 
         self.load_config()
         base = Path(self.options.report_dir)
-        run_id = self.options.run_id or default_run_id(self.options.faults)
+        run_id = self.options.run_id or default_run_id()
         try:  # a folder of its own, never one another run uses (rig.record.run_folder)
             run_dir = claim_run_dir(base, run_id)
             write_latest(base, run_dir)
@@ -300,7 +300,7 @@ def declared_values(profile: Any) -> list[Any]:
             for row in profile.as_table()]
 
 
-def default_run_id(faults: list[str] | tuple[str, ...] = ()) -> str:
-    """`YYYYmmdd-HHMMSS`, plus the faults of an emulated run (`-late-relay`)."""
-    run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return run_id + "".join(f"-{f}" for f in faults)
+def default_run_id() -> str:
+    """`YYYYmmdd-HHMMSS`. The run id heads every page of the report, so an emulated run's
+    faults are no part of it: they are named in the lab's annex only."""
+    return dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -149,13 +149,13 @@ def _is_path(arg: str) -> bool:
         return False
 
 
-def unique_run_dir(base: Path, faults: list[str]) -> Path:
+def unique_run_dir(base: Path) -> Path:
     """This run's folder, made now and exclusively (rig.record.run_folder): two runs
     started in the same second never share one. RunFolderError when `base` is a file or
     cannot be written."""
     from rig.record.run_folder import make_run_dir
 
-    return make_run_dir(base, default_run_id(faults))
+    return make_run_dir(base, default_run_id())
 
 
 #: the child's environment names the program, so pytest's usage errors say `rig run`
@@ -486,7 +486,7 @@ def main(argv: list[str]) -> int:
     base = Path(args.reports).resolve()
     base_made = not base.exists()
     try:
-        run_dir = unique_run_dir(base, args.fault)
+        run_dir = unique_run_dir(base)
     except RunFolderError as exc:
         print(f"rig run: --reports {visible(args.reports)}: {visible(str(exc))}",
               file=sys.stderr)
