@@ -133,7 +133,7 @@ def test_results_index_a_record_larger_than_any_run_as_unreadable(tmp_path, monk
     (["--profile", "{fifo}"],
      "rig run: --profile {fifo}: meter profile {fifo} is not a regular file"),
     (["--bench", "{bench}"],
-     "rig run: bench.toml: meter.profile '{fifo}': meter profile {fifo} is not a regular file"),
+     "rig run: bench.toml: meter.profile {fifo} is not a regular file (a FIFO)"),
     (["--meters", "{fifo}"],
      "rig run: --meters: meters file {fifo} is not a regular file (a FIFO)"),
 ])

@@ -200,12 +200,22 @@ def check_before_start(args: argparse.Namespace) -> str | None:
             resolve_vending_key(reference, base=Path(config.path).parent)
     except VendingKeyError as exc:
         return str(exc)
-    try:  # the profile given, else the bench file's: loaded (bounded) before anything starts
-        config.load_profile(args.profile)
-    except (ValueError, OSError) as exc:
-        if args.profile:
+    if args.profile:  # loaded (bounded: meterprofile) before anything starts
+        from meterprofile import load_profile
+
+        try:
+            load_profile(args.profile)
+        except (ValueError, OSError) as exc:
             return f"--profile {args.profile}: {exc}"
-        return f"{config.path.name}: meter.profile {config.meter.profile!r}: {exc}"
+    else:  # the bench file's is only read (bounded) here: a plan's plugin (-p) may register
+        # a fact source kind it names, which this process does not know
+        from rig.commands.input_files import InputFileError, check_profile
+
+        try:
+            check_profile(config.meter.profile, f"{config.path.name}: meter.profile",
+                          Path(config.path).parent)
+        except InputFileError as exc:
+            return str(exc)
     for name in ("temperature", "humidity"):
         value = getattr(args, name, None)
         try:
