@@ -228,29 +228,87 @@ def test_the_relay_plot_marks_the_edge_where_the_waveform_shows_it():
 
 
 def _instrument_tests() -> list[str]:
-    """The plan tests that take an instrument (scope, DMM, load, source) as a fixture."""
+    """The plan tests that take an instrument (scope, DMM, load, source) as a fixture, or
+    read a fact the profile gives by an instrument (the relay state, `relay_closed`)."""
     import ast
 
+    from meterprofile import load_profile
+
+    profile = load_profile("pln_default")
+    by_instrument = [f for f in profile.facts
+                     if profile.fact_source(f).source == "instrument"]
     out = []
     for path in sorted((ROOT / "testplans").glob("test_*.py")):
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_") and \
-                    {a.arg for a in node.args.args} & {"scope", "dmm", "load", "source"}:
+        text = path.read_text()
+        for node in ast.parse(text).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_") and (
+                    {a.arg for a in node.args.args} & {"scope", "dmm", "load", "source"}
+                    or any(f in (ast.get_source_segment(text, node) or "")
+                           for f in by_instrument)):
                 out.append(node.name)
     return out
 
 
+def _instrument_facts() -> set[str]:
+    from meterprofile import load_profile
+
+    profile = load_profile("pln_default")
+    return {f for f in profile.facts if profile.fact_source(f).source == "instrument"}
+
+
+def basis_missing(lines: list[dict], by_instrument: set[str]) -> list[tuple[str, str, str]]:
+    """(test, measurement, what is missing) for each value judged on a fact the profile
+    gives by an instrument whose record does not carry that reading's basis in full: the
+    reading and its unit, the instrument's identity, the threshold, U and whether the
+    decision is safe."""
+    missing = []
+    for x in lines:
+        if x.get("kind") != "measurement":
+            continue
+        given = x.get("basis") or []
+        missing += [(x["test"], x["name"], f"no basis for {fact}")
+                    for fact in sorted(set(x.get("facts") or []) & by_instrument)
+                    if not any(b.get("fact") == fact for b in given)]
+        for b in given:
+            fact = b.get("fact")
+            for field, ok in (("reading", isinstance(b.get("reading"), int | float)),
+                              ("unit", bool(b.get("unit"))),
+                              ("threshold", isinstance(b.get("threshold"), int | float)),
+                              ("idn", bool((b.get("instrument") or {}).get("idn"))),
+                              ("U", bool((b.get("uncertainty") or {}).get("U"))),
+                              ("safe", isinstance(b.get("safe"), bool))):
+                if not ok:
+                    missing.append((x["test"], x["name"], f"{fact}: no {field}"))
+    return missing
+
+
+def test_basis_missing_names_what_a_flag_line_lacks():
+    good = {"fact": "relay_closed", "reading": 229.9, "unit": "V", "threshold": 50.0,
+            "instrument": {"idn": "EMU,DMM"}, "uncertainty": {"U": 0.84}, "safe": True}
+    line = {"kind": "measurement", "test": "t", "name": "relay closed", "value": 1,
+            "facts": ["relay_closed"], "basis": [good]}
+    assert basis_missing([line], {"relay_closed"}) == []
+    assert basis_missing([{**line, "basis": None}], {"relay_closed"}) == [
+        ("t", "relay closed", "no basis for relay_closed")]
+    no_u = {**good, "uncertainty": {}}
+    assert basis_missing([{**line, "basis": [no_u]}], {"relay_closed"}) == [
+        ("t", "relay closed", "relay_closed: no U")]
+    assert basis_missing([{**line, "facts": ["credit"], "basis": None}], {"relay_closed"}) == []
+
+
 def test_every_instrument_value_of_the_instrument_tests_has_its_reference_and_u(tmp_path):
-    """Every plan test that takes an instrument, run through `rig run`: each numeric value
-    measured with, or compared against, an instrument carries its reference and U in
-    results.jsonl (a relay state judged on an instrument is a flag, counted apart)."""
+    """Every plan test that takes an instrument or reads the relay state, run through
+    `rig run`: each numeric value measured with, or compared against, an instrument carries
+    its reference and U in results.jsonl, and each value judged on a fact the profile gives
+    by an instrument (a relay state: the load voltage against its threshold) carries that
+    reading, its instrument, the threshold and the reading's U: none missing."""
     import subprocess
     import sys
 
     names = _instrument_tests()
     assert {"test_relay_test_code", "test_shown_values_agree_with_instruments",
-            "test_power_limit_trips_and_reconnects",
-            "test_display_read_by_the_operator"} <= set(names)
+            "test_power_limit_trips_and_reconnects", "test_display_read_by_the_operator",
+            "test_clear_credit", "test_depletion_opens_relay"} <= set(names)
     reports = tmp_path / "reports"
     proc = subprocess.run([sys.executable, "-m", "rig", "run", "--reports", str(reports),
                            "--progress", "off", "-p", "no:hypothesispytest",
@@ -271,6 +329,20 @@ def test_every_instrument_value_of_the_instrument_tests_has_its_reference_and_u(
     assert missing == []
     assert all((x.get("instrument") or {}).get("idn") for x in numeric)
     assert all(x["value"] in (0, 1, "PASS", "FAIL") and not x.get("unit") for x in flags)
+    by_instrument = _instrument_facts()
+    assert by_instrument == {"relay_closed"}
+    on_instrument = [x for x in lines if x["kind"] == "measurement"
+                     and set(x.get("facts") or []) & by_instrument]
+    assert len(on_instrument) >= 8, proc.stdout[-3000:]
+    assert basis_missing(lines, by_instrument) == []  # each carries its reading with U
+    assert all(b["safe"] for x in on_instrument for b in x["basis"])  # 230 V or 0 V vs 50 V
+    # a state the scope's trigger saw (an event at the trigger level: no reading of the
+    # voltage is taken) is the one kind of flag left without a reading; every other flag
+    # judged on an instrument carries its basis
+    events = [x for x in flags if re.fullmatch(r"scope CH\d (dropout trigger|rising edge)",
+                                               x.get("obtained") or "")]
+    assert [(x["test"], x["name"]) for x in flags
+            if x not in events and not x.get("basis")] == []
 
 
 def test_the_report_says_what_the_rule_did(tmp_path):

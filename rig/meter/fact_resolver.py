@@ -5,7 +5,8 @@ Each declaration is bound, on first use, to the reader class registered under it
 once for every kind: the tag offers it at all (not `none`), and the bench has what the reader
 class needs (an optical port, a camera, an operator, an instrument role); if not,
 `FactNotOffered` names the fact and why. Every reading says how it was obtained, and the
-resolver keeps the last one per fact so the report can show it beside the value.
+resolver keeps the last one per fact so the report can show it beside the value; a fact an
+instrument gave keeps the reading it was decided from (`basis`), which the record gives U.
 """
 
 from __future__ import annotations
@@ -100,3 +101,9 @@ class FactResolver:
 
     def value(self, name: str) -> Any:
         return self.read(name).value
+
+    def basis(self, name: str) -> Any:
+        """The instrument reading the last value of `name` was decided from (a
+        `ReadingBasis`), or None: not read yet, or not from an instrument."""
+        last = self.last.get(name)
+        return last.basis if last is not None else None

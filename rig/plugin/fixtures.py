@@ -376,6 +376,8 @@ def dut(request: pytest.FixtureRequest, profile: Any, operator: Any) -> Any:
         stash[_ENTRIES] = EntryLog()
     meter = MeterUnderTest(bench, profile, display=stash[_DISPLAY], operator=operator,
                            entries=stash[_ENTRIES])
+    if RECORDER in request.node.stash:  # a fact judged on an instrument: its reading and U
+        request.node.stash[RECORDER].fact_basis = meter.facts.basis
     meter.prepare()
     return meter
 

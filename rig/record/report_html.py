@@ -133,6 +133,23 @@ def _conditions(ctx: dict[str, Any]) -> list[tuple[str, str]]:
             ("recorded from", note)]
 
 
+def budget_rows(tests: list[Any]) -> list[tuple[Any, str, dict[str, Any], Any, str]]:
+    """Section 5's budgets: (test, what, budget, instrument, unit) for every value measured
+    with or compared against an instrument, and every reading a value was judged on (a
+    relay state: the load voltage it was decided from)."""
+    out: list[tuple[Any, str, dict[str, Any], Any, str]] = []
+    for t in tests:
+        for row in t.rows:
+            if row.uncertainty:
+                out.append((t, row.name, row.uncertainty, row.instrument, row.unit))
+            for b in row.basis:
+                if isinstance(b.get("uncertainty"), dict):
+                    what = words(str(b.get("measurement") or "reading")).lower()
+                    out.append((t, f"{row.name}: the {what} it was judged on",
+                                b["uncertainty"], b.get("instrument"), str(b.get("unit") or "")))
+    return out
+
+
 def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
     """The report document (self-contained HTML: styles and plots inside)."""
     ctx = report.context
@@ -267,7 +284,7 @@ def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
         lab_rows=lab_rows, item_rows=[(k, v) for k, v in item_rows if v],
         standards=report.standards(), plan_rows=plan_rows,
         condition_rows=_conditions(ctx),
-        budgets=[(t, row) for t in tests for row in t.rows if row.uncertainty],
+        budgets=budget_rows(tests),
         spec_rows=spec_rows, identity=identity_rows(start.get("identity") or {}),
         tests=tests, declared=declared, left_out_groups=sorted(groups.items()),
         clauses_left_out=clauses_left_out, hidden=sorted(hidden), statements=STATEMENTS,

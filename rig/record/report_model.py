@@ -60,6 +60,19 @@ class Row:
     limits_from: str = ""
     measured: bool = True   # False: declared with the test, never reached (NOT MEASURED)
     rule: str = ""          # the measurement's own decision rule, when it has one
+    #: the instrument readings a value (a relay state) was judged on, as the record keeps
+    #: them (rig.record.uncertainty.reading_basis); each shown beside the value
+    basis: list[dict[str, Any]] = field(default_factory=list)
+
+    def basis_text(self) -> str:
+        """What the value was decided from, in words ("relay closed: yes, DMM 229.9 V
+        ± 0.84 V (k = 2) against 50 V"), one reading after another."""
+        return "; ".join(basis_words(b) for b in self.basis)
+
+    def basis_cells(self) -> list[tuple[str, str]]:
+        """(reading with unit, U with unit) of each reading the value was judged on, for
+        the reference and U columns of the measurement table."""
+        return [basis_cells(b) for b in self.basis]
 
     def measured_text(self) -> str:
         """value unit ± U (k = 2), as page 1 states a failed result."""
@@ -74,6 +87,8 @@ class Row:
 
             text += f" ± {two_figures(float(big_u)):g}{' ' + self.unit if self.unit else ''}" \
                     " (k = 2)"
+        if self.basis:
+            text += f" ({self.basis_text()})"
         return text
 
     def expected_text(self) -> str:
@@ -81,6 +96,85 @@ class Row:
             return ""
         unit = f" {self.unit}" if self.unit and not self.limits.startswith("=") else ""
         return f"{self.limits}{unit}"
+
+
+#: how a report names an instrument role in a sentence
+ROLE_WORDS = {"dmm": "DMM", "scope": "scope", "load": "load", "source": "source",
+              "power_meter": "power meter"}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None  # NaN: not a figure to print
+
+
+def at_u(value: float, big_u: float | None) -> str:
+    """A reading to the last digit of its U stated to two figures (229.87 ± 0.84), six
+    significant digits when there is no U."""
+    import math
+
+    from rig.record.uncertainty import two_figures
+
+    if not big_u or not math.isfinite(big_u):
+        return f"{value:.6g}"
+    digits = max(0, 1 - math.floor(math.log10(abs(two_figures(big_u)))))
+    return f"{value:.{min(digits, 9)}f}"
+
+
+def basis_cells(basis: dict[str, Any]) -> tuple[str, str]:
+    """("229.87 V", "0.84 V"): a reading a value was judged on, and its U (k = 2)."""
+    from rig.record.uncertainty import two_figures
+
+    unit = f" {basis['unit']}" if basis.get("unit") else ""
+    budget = basis.get("uncertainty") if isinstance(basis.get("uncertainty"), dict) else {}
+    big_u = _number(budget.get("U"))
+    reading = _number(basis.get("reading"))
+    return (at_u(reading, big_u) + unit if reading is not None else "",
+            f"{two_figures(big_u):g}{unit}" if big_u is not None else "")
+
+
+def basis_words(basis: dict[str, Any]) -> str:
+    """One reading a value was judged on, as page 1 states it: "relay closed: yes, DMM
+    229.87 V ± 0.84 V (k = 2) against 50 V" (and, within U of the threshold, that the
+    state is not proven). A field the record lacks is left out, never guessed."""
+    from rig.record.measures import words
+    from rig.record.pytest_html import shown
+    from rig.record.uncertainty import two_figures
+
+    fact = words(str(basis.get("fact") or "state")).lower()
+    decided = basis.get("decided")
+    state = ("yes" if decided else "no") if isinstance(decided, bool) else shown(decided)
+    inst = basis.get("instrument") if isinstance(basis.get("instrument"), dict) else {}
+    role = str(inst.get("role") or "instrument")
+    who = ROLE_WORDS.get(role, role.replace("_", " "))
+    unit = str(basis.get("unit") or "")
+    unit_text = f" {unit}" if unit else ""
+    budget = basis.get("uncertainty") if isinstance(basis.get("uncertainty"), dict) else {}
+    big_u = _number(budget.get("U"))
+    reading = _number(basis.get("reading"))
+    text = f"{fact}: {state}, {who} "
+    text += at_u(reading, big_u) + unit_text if reading is not None else "no reading recorded"
+    if big_u is not None:
+        text += f" ± {two_figures(big_u):g}{unit_text} (k = 2)"
+    else:
+        text += " (no U recorded)"
+    threshold = _number(basis.get("threshold"))
+    if threshold is not None:
+        text += f" against {threshold:g}{unit_text}"
+    if basis.get("safe") is False:
+        text += ": within U of the threshold, the state is not proven"
+    return text
+
+
+def basis_of(line: dict[str, Any]) -> list[dict[str, Any]]:
+    """The readings a measurement line was judged on (a hand-edited record: only objects)."""
+    found = line.get("basis")
+    return [b for b in found if isinstance(b, dict)] if isinstance(found, list) else []
 
 
 #: a plan names how a value was obtained after it: "credit added [register C.90.0]"
@@ -342,6 +436,11 @@ def row_of(line: dict[str, Any], rule: str) -> Row:
         rule = own
     decision = decide(line.get("value"), line.get("low"), line.get("high"), big_u,
                       line.get("verdict", "INFO"), rule)
+    basis = basis_of(line)
+    if any(b.get("safe") is False for b in basis):  # the state itself is not proven
+        from rig.record.run_record import basis_decision
+
+        decision = basis_decision(str(line.get("verdict", "INFO")), rule)
     ref = line.get("reference")
     name, how = how_obtained(str(line.get("name", "")), line)
     inst = line.get("instrument")
@@ -359,7 +458,7 @@ def row_of(line: dict[str, Any], rule: str) -> Row:
                instrument=inst if isinstance(inst, dict) else None,
                clause=str(line.get("clause") or ""),
                limits_from=str(line.get("limits_from") or ""),
-               rule=own if own == PROVEN else "")
+               rule=own if own == PROVEN else "", basis=basis)
 
 
 def resolved_limits(declared: dict[str, Any], values: dict[str, Any]) -> str:

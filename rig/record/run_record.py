@@ -93,6 +93,11 @@ class Measurement:
     limits_from: str = ""    # where the limits come from, by name (profile key, standard)
     error: float | None = None  # value - reference
     decision: dict[str, Any] | None = None  # the decision rule applied, and its verdict
+    facts: list[str] | None = None  # the meter facts the value was read as, by name
+    #: a value judged on instrument readings (a relay state: the load voltage against a
+    #: threshold): each reading, its instrument, U (k = 2), the threshold, and whether the
+    #: decision is safe (rig.record.uncertainty.reading_basis)
+    basis: list[dict[str, Any]] | None = None
     verdict: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -220,7 +225,10 @@ class Recorder:
     meter fact it was read as; `instrument=` the driver that measured it, or measured the
     `reference` it is compared with), never a part of the name. The uncertainty of a value
     measured with, or compared against, an instrument is the rig's (rig.record.uncertainty):
-    the plan says which instrument, function and meter reading, never U.
+    the plan says which instrument, function and meter reading, never U. A value read as a
+    fact the meter's profile gives by an instrument (`fact="relay_closed"`: the load voltage
+    above a threshold) carries that reading as its `basis`, with its U, without the plan
+    saying anything more.
     """
 
     def __init__(self, test: str, sink: Callable[[Measurement], None] | None = None,
@@ -229,8 +237,12 @@ class Recorder:
                  fact_source: Callable[[str], tuple[str, str]] | None = None,
                  limit_value: Callable[[str], Any] | None = None,
                  instrument_of: Callable[[str], Any] | None = None,
-                 rule: str = "simple") -> None:
+                 rule: str = "simple",
+                 fact_basis: Callable[[str], Any] | None = None) -> None:
         self.test = test
+        #: fact -> the instrument reading its last value was decided from (the meter's
+        #: `FactResolver.basis`), or None; set by the `dut` fixture once the meter is up
+        self.fact_basis = fact_basis
         self._sink = sink
         self._bench_time = bench_time
         self._fact_source = fact_source
@@ -248,7 +260,7 @@ class Recorder:
                  timing: float | None = None, range_: float | None = None,
                  expected: Any = None, tolerance: str | None = None,
                  obtained: str | None = None, scaled_from: float | None = None,
-                 rule: str | None = None) -> Measurement:
+                 rule: str | None = None, basis: Any = None) -> Measurement:
         """`instrument` (a driver or a model name) and `function` ("ac_voltage",
         "ac_current", "power", "time_interval") give the value, or the `reference` it is
         compared with, its expanded uncertainty (rig.record.uncertainty). `reference` may be
@@ -258,7 +270,9 @@ class Recorder:
         `tolerance` names a ± band around `expected` (a profile key or a figure of
         rig.record.measures.STANDARD) for a measurement not declared; `scaled_from` the
         instrument reading a derived value is proportional to (an energy from a power
-        reading: the reading's relative U carries over)."""
+        reading: the reading's relative U carries over); `basis` the instrument reading(s)
+        a state was judged on outside the meter's facts (`rig.meter.sources.ReadingBasis`,
+        with its threshold): recorded with its U as a fact's basis is."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"a measurement needs a name, got {name!r}")
         spec = self.declared.get(name)
@@ -296,16 +310,36 @@ class Recorder:
             m.clause, m.title = spec.clause, spec.title or ""
             obtained = obtained or spec.obtained_as
             rule = rule or spec.rule
+        judged_on = list(basis) if isinstance(basis, list | tuple) else \
+            [] if basis is None else [basis]
+        if any(getattr(b, "threshold", None) is None for b in judged_on):
+            raise ValueError(f"measurement {name!r}: a basis is a reading against its "
+                             "threshold (rig.meter.sources.ReadingBasis)")
         if fact:
             facts = (fact,) if isinstance(fact, str) else tuple(fact)
             how = [self._fact_source(f) if self._fact_source else ("", f) for f in facts]
             kinds = {k for k, _ in how if k}
             m.source = source or (kinds.pop() if len(kinds) == 1 else "meter")
             m.obtained = "; ".join(text for _, text in how)
+            m.facts = list(facts)
+            found = [b for b in map(self.fact_basis, facts) if b is not None] \
+                if self.fact_basis else []
+            reading = found[0] if len(found) == 1 and found[0].threshold is None else None
+            if instrument is None and reading is not None and _is_number(value) \
+                    and float(value) == float(reading.reading):
+                # a number read as an instrument fact is that instrument's reading: its U
+                instrument, function = reading.instrument, reading.function
+                m.unit = m.unit or reading.unit
+            judged_on += [b for b in found if b.threshold is not None]
         elif source:
             m.source = source
         if obtained:
             m.obtained = obtained
+        if judged_on:
+            from rig.record.uncertainty import reading_basis
+
+            m.basis = [reading_basis(b) for b in judged_on]
+            m.source = m.source or "instrument"
         if instrument is not None:
             from rig.record.uncertainty import evaluate, instrument_identity, model_of
 
@@ -323,27 +357,29 @@ class Recorder:
                 display_resolution = last_digit(shown)
             if reference is None and m.source == "instrument":
                 m.reference = value  # the instrument's own reading: no meter value beside it
-            basis = reference if reference is not None else value
+            measured = reference if reference is not None else value
             if spread is not None:
                 timing = (timing or 0.0) + spread
-            if not _is_number(basis):
-                raise ValueError(f"measurement {name!r}: {basis!r} is not a number to give "
+            if not _is_number(measured):
+                raise ValueError(f"measurement {name!r}: {measured!r} is not a number to give "
                                  "an uncertainty")
             if scaled_from is None:
-                m.uncertainty = evaluate(model_of(instrument), function, float(basis),
+                m.uncertainty = evaluate(model_of(instrument), function, float(measured),
                                          display_resolution=display_resolution,
                                          timing=timing, range_=range_).as_record()
             else:
                 m.uncertainty = scaled_budget(
                     evaluate(model_of(instrument), function, float(scaled_from),
                              range_=range_).as_record(),
-                    float(basis) / float(scaled_from) if float(scaled_from) else 0.0,
+                    float(measured) / float(scaled_from) if float(scaled_from) else 0.0,
                     display_resolution, timing)
         from rig.record.decision import decide
 
         big_u = m.uncertainty.get("U") if m.uncertainty else None
         rule = rule or self.rule
         decided = decide(m.value, m.low, m.high, big_u, m.verdict, rule)
+        if any(b.get("safe") is False for b in m.basis or ()):
+            decided = basis_decision(m.verdict, rule)
         m.decision = {"rule": rule, "verdict": decided.verdict,
                       "near_limit": decided.near_limit}
         self.measurements.append(m)
@@ -362,6 +398,26 @@ class Recorder:
 
         return [m for m in self.measurements if m.verdict == FAIL and not (
             m.decision and m.decision.get("rule") == PROVEN and m.decision["verdict"] != FAIL)]
+
+
+def basis_decision(verdict: str, rule: str) -> Any:
+    """The decision of a value judged on an instrument reading that lies within U of its
+    threshold (a relay state read off a load voltage near it): the state is not proven.
+    Simple acceptance keeps the verdict, marked; guarded gives CONDITIONAL PASS/FAIL; the
+    proven rule keeps a PASS (marked) and makes a FAIL a CONDITIONAL FAIL (ILAC G8)."""
+    from rig.record.decision import (
+        CONDITIONAL_FAIL,
+        CONDITIONAL_PASS,
+        PROVEN,
+        SIMPLE,
+        Decision,
+        rule_text,
+    )
+
+    rule_text(rule)  # an unknown rule is named, as decide() names it
+    if rule == SIMPLE or verdict not in (PASS, FAIL) or (rule == PROVEN and verdict == PASS):
+        return Decision(verdict, True)
+    return Decision(CONDITIONAL_PASS if verdict == PASS else CONDITIONAL_FAIL, True)
 
 
 def scaled_budget(budget: dict[str, Any], factor: float, display_resolution: float | None,

@@ -23,7 +23,8 @@ from typing import Any
 from drivers.instruments.accuracy import Specification
 
 __all__ = ["K", "SPECS", "Specification", "Uncertainty", "UnknownSpecification",  # noqa: RUF022
-           "evaluate", "model_of", "pick_range", "specification", "two_figures"]
+           "evaluate", "model_of", "pick_range", "reading_basis", "specification",
+           "two_figures"]
 
 K = 2.0  #: coverage factor of every expanded uncertainty in the report
 
@@ -146,6 +147,26 @@ def instrument_identity(instrument: Any) -> dict[str, Any]:
         role = next((r for r, models in MODELS.items()
                      if type(instrument) in models.values()), None)
     return {"role": role, "model": model_of(instrument), "idn": getattr(instrument, "idn", None)}
+
+
+def reading_basis(basis: Any) -> dict[str, Any]:
+    """What a fact judged on an instrument reading was decided from, as the record keeps it
+    (`basis`, a `rig.meter.sources.ReadingBasis`): the reading with its instrument and its
+    budget (`evaluate`, the path every measured value takes), the threshold it was compared
+    with, and whether the decision is safe: the reading lies farther from the threshold
+    than U, so the instrument's error cannot have turned it."""
+    reading = float(basis.reading)
+    budget = evaluate(model_of(basis.instrument), basis.function, reading).as_record()
+    out: dict[str, Any] = {
+        "fact": basis.fact, "decided": basis.decided, "measurement": basis.measurement,
+        "reading": reading, "unit": basis.unit, "function": basis.function,
+        "instrument": instrument_identity(basis.instrument), "threshold": basis.threshold,
+        "uncertainty": budget}
+    out["instrument"]["role"] = out["instrument"]["role"] or basis.role
+    if basis.threshold is not None:
+        margin = abs(reading - float(basis.threshold))
+        out.update(comparison="above", margin=margin, safe=margin > budget["U"])
+    return out
 
 
 def two_figures(value: float) -> float:

@@ -32,6 +32,7 @@ from rig.meter.sources.registry import (
     FactReading,
     FactUnavailable,
     ReaderBase,
+    ReadingBasis,
     fact_source,
     not_offered,
     parse_value,
@@ -40,6 +41,6 @@ from rig.meter.sources.registry import (
 
 __all__ = [
     "NEEDS", "SOURCES", "BenchAccess", "FactNotOffered", "FactReading", "FactUnavailable",
-    "ReaderBase", "display_source", "fact_source", "instrument_source", "not_offered",
-    "operator_source", "parse_value", "reader_for", "register_source",
+    "ReaderBase", "ReadingBasis", "display_source", "fact_source", "instrument_source",
+    "not_offered", "operator_source", "parse_value", "reader_for", "register_source",
 ]

@@ -17,7 +17,7 @@ from meterprofile.fact_catalogue import Fact
 
 __all__ = [
     "NEEDS", "SOURCES", "BenchAccess", "FactNotOffered", "FactReading", "FactUnavailable",
-    "ReaderBase", "fact_source", "not_offered", "parse_value", "reader_for",
+    "ReaderBase", "ReadingBasis", "fact_source", "not_offered", "parse_value", "reader_for",
 ]
 
 
@@ -35,13 +35,32 @@ FactUnavailable = FactNotOffered  # the name plans and tests have used
 
 
 @dataclass(frozen=True)
+class ReadingBasis:
+    """The instrument reading a fact was decided from (a flag: the reading against its
+    threshold), kept whole so the record can give the reading its U from the instrument's
+    specification, the way it gives a measured value one (rig.record.uncertainty)."""
+
+    fact: str
+    decided: Any  # the fact's value: True/False for a flag, the reading for a number
+    measurement: str  # load_voltage, load_current, load_power
+    role: str  # the bench role of the instrument that took the reading
+    function: str  # the instrument function (ac_voltage, ac_current, power)
+    unit: str
+    reading: float
+    threshold: float | None  # a flag: true above this; None: a number, the reading itself
+    instrument: Any  # the driver that took the reading (its model and *IDN? for the record)
+
+
+@dataclass(frozen=True)
 class FactReading:
-    """One fact's value and how it was obtained (for the report: "register C.50.0")."""
+    """One fact's value and how it was obtained (for the report: "register C.50.0");
+    `basis` the instrument reading it was decided from, where an instrument gave it."""
 
     fact: str
     value: Any
     how: str
     kind: str  # the source tag: register, display, instrument, operator, ...
+    basis: ReadingBasis | None = None
 
 
 #: what a reader may need of the bench -> why a bench without it cannot offer the fact
