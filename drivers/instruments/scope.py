@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from drivers.instruments.accuracy import NOT_REREAD, Accuracy, Specification
-from drivers.instruments.answers import parse_block_header, parse_numbers
+from drivers.instruments.answers import SCPI_OVERLOAD, parse_block_header, parse_numbers
 from drivers.instruments.base import InstrumentTimeout, ScpiInstrument
+from drivers.instruments.errors import AnswerError
 from drivers.instruments.nominal import NOMINAL
 
 __all__ = ["Channel", "KeysightInfiniiVision", "Scope"]
@@ -56,6 +57,9 @@ class Scope(ScpiInstrument):
     #: the model's time base scale command and how it starts one acquisition
     TIMEBASE = ":TIMebase:SCALe"
     SINGLE = ":SINGle"
+    #: the time from the trigger point to the screen's centre (InfiniiVision: the delay to
+    #: the centre reference; negative shows more before the trigger, down to one screen)
+    POSITION = ":TIMebase:POSition"
 
     def __init__(self, resource: str, *, channels: dict[str, str] | None = None,
                  **kwargs: Any) -> None:
@@ -65,7 +69,20 @@ class Scope(ScpiInstrument):
         self._trigger_lag = 0.0  # how long after the load's edge the armed trigger fires
         self._armed = False      # a single acquisition armed since the last reset
         self._seen_trigger = False
+        self.scale_s = 0.0       # the armed time base (s/div; the screen is 10 divisions)
+        self.position_s = 0.0    # the armed screen centre's time from the trigger point
         super().__init__(resource, **kwargs)
+
+    @property
+    def trigger_lag_s(self) -> float:
+        """How long after the load's edge the armed trigger fires (a timeout trigger's
+        timer; 0 for an edge trigger)."""
+        return self._trigger_lag
+
+    @property
+    def before_trigger_s(self) -> float:
+        """How far before the trigger point the armed screen reaches (s)."""
+        return 5.0 * self.scale_s - self.position_s
 
     def input(self, channel: ChannelRef) -> str:
         """The instrument's input number of a named channel (a number passes as is)."""
@@ -79,17 +96,22 @@ class Scope(ScpiInstrument):
             raise ValueError(f"scope channel {channel!r} is neither a channel name "
                              f"({', '.join(c.value for c in Channel)}) nor a number") from None
 
-    def _arm(self, scale_s: float, trigger: Sequence[str], lag: float) -> None:
+    def _arm(self, scale_s: float, trigger: Sequence[str], lag: float,
+             position_s: float = 0.0) -> None:
         """Set the time base and the trigger, then start one acquisition; `lag` is how long
-        after the load's edge this trigger fires."""
-        self.configure(f"{self.TIMEBASE} {scale_s:g}", ":TRIGger:SWEep NORMal", *trigger)
+        after the load's edge this trigger fires, `position_s` the screen centre's time from
+        the trigger point (negative: more of the screen before it)."""
+        self.configure(f"{self.TIMEBASE} {scale_s:g}", f"{self.POSITION} {position_s:g}",
+                       ":TRIGger:SWEep NORMal", *trigger)
+        self.scale_s, self.position_s = scale_s, position_s
         self._trigger_lag = lag
         self._seen_trigger = False
         self.configure(self.SINGLE)
         self._armed = True
 
     def arm_dropout(self, *, level: float = 50.0, hold_s: float = 0.05,
-                    channel: ChannelRef = Channel.LOAD_VOLTAGE, scale_s: float = 0.01) -> None:
+                    channel: ChannelRef = Channel.LOAD_VOLTAGE, scale_s: float = 0.01,
+                    position_s: float = 0.0) -> None:
         """Arm one acquisition that triggers when the channel has stayed within +/-level
         for `hold_s` (the supply gone)."""
         ch = int(self.input(channel))
@@ -99,16 +121,19 @@ class Scope(ScpiInstrument):
                             f':TRIGger:PATTern "{pattern}"',
                             ":TRIGger:PATTern:QUALifier TIMeout",
                             f":TRIGger:PATTern:GREaterthan {hold_s:g}"),
-                  lag=hold_s)  # it fires when the pattern has held for the timeout
+                  lag=hold_s,  # it fires when the pattern has held for the timeout
+                  position_s=position_s)
 
     def arm_edge(self, *, level: float = 50.0, slope: str = "POS",
-                 channel: ChannelRef = Channel.LOAD_VOLTAGE, scale_s: float = 0.01) -> None:
+                 channel: ChannelRef = Channel.LOAD_VOLTAGE, scale_s: float = 0.01,
+                 position_s: float = 0.0) -> None:
         """Arm one acquisition on an edge of the channel (the same commands on the
         InfiniiVision and the Rigol MSO5000)."""
         self._arm(scale_s, (":TRIGger:MODE EDGE",
                             f":TRIGger:EDGE:SOURce CHANnel{self.input(channel)}",
                             f":TRIGger:EDGE:SLOPe {_SLOPES.get(slope, slope)}",
-                            f":TRIGger:EDGE:LEVel {level:g}"), lag=0.0)
+                            f":TRIGger:EDGE:LEVel {level:g}"), lag=0.0,
+                  position_s=position_s)
 
     def triggered(self) -> bool:
         """:TER? answers +1 once after a trigger (reading clears it): kept until re-armed."""
@@ -136,6 +161,26 @@ class Scope(ScpiInstrument):
         start, stop = self.input(start_channel), self.input(stop_channel)
         return self._delay_to_trigger(start, stop) - self._trigger_lag
 
+    def delay_on_screen(self, start_channel: ChannelRef = Channel.ENTER_SYNC,
+                        stop_channel: ChannelRef = Channel.LOAD_VOLTAGE) -> float | None:
+        """`delay()`, or None where the scope answers that it has nothing to measure (SCPI
+        overload: no trigger, or the start edge is not on its screen)."""
+        try:
+            return self.delay(start_channel, stop_channel)
+        except AnswerError as exc:
+            if _overload(exc):
+                return None
+            raise
+
+    def pulse_width_on_screen(self, channel: ChannelRef = Channel.ENTER_SYNC) -> float | None:
+        """`pulse_width()`, or None where the pulse is not on the screen (SCPI overload)."""
+        try:
+            return self.pulse_width(channel)
+        except AnswerError as exc:
+            if _overload(exc):
+                return None
+            raise
+
     def pulse_width(self, channel: ChannelRef = Channel.ENTER_SYNC) -> float:
         """The last positive pulse's width on `channel` (s): how long ENTER was really held,
         from the injector's sync line, not from the press time it was given."""
@@ -158,6 +203,14 @@ class Scope(ScpiInstrument):
         volts = self._checked(":WAVeform:DATA?", parse_numbers, data.strip().strip(","))
         times = [x_origin + i * x_increment for i in range(len(volts))]
         return times, volts
+
+
+def _overload(exc: AnswerError) -> bool:
+    """The answer refused was the SCPI overload value (+9.9E+37): nothing to measure."""
+    try:
+        return abs(float(exc.received.decode("ascii").strip())) >= SCPI_OVERLOAD
+    except ValueError:
+        return False
 
 
 class KeysightInfiniiVision(Scope):

@@ -1,5 +1,7 @@
 """Rigol MSO5000-series oscilloscope (commands from the MSO5000 Programming Guide).
 
+Time base: :TIMebase:MAIN:SCALe and :TIMebase:MAIN:OFFSet (the screen centre's time from
+the trigger point; down to -screen/2, the trigger at the screen's right edge).
 Triggers: :TRIGger:MODE EDGE with :TRIGger:EDGE:* (the InfiniiVision's commands too: the
 base class arms it), and TIMeout with :TRIGger:TIMeout:*:
 a timeout trigger starts timing when the signal crosses the level with the chosen slope and
@@ -40,15 +42,17 @@ class RigolMso5000(Scope):
     }
 
     TIMEBASE = ":TIMebase:MAIN:SCALe"
+    POSITION = ":TIMebase:MAIN:OFFSet"  # the screen centre from the trigger, >= -screen/2
 
     def arm_dropout(self, *, level: float = 50.0, hold_s: float = 0.05,
-                    channel: ChannelRef = Channel.LOAD_VOLTAGE, scale_s: float = 0.01) -> None:
+                    channel: ChannelRef = Channel.LOAD_VOLTAGE, scale_s: float = 0.01,
+                    position_s: float = 0.0) -> None:
         ch = self.input(channel)
         self._arm(scale_s, (":TRIGger:MODE TIMeout", f":TRIGger:TIMeout:SOURce CHANnel{ch}",
                             ":TRIGger:TIMeout:SLOPe NEGative",
                             f":TRIGger:TIMeout:LEVel {level:g}",
                             f":TRIGger:TIMeout:TIME {hold_s:g}"),
-                  lag=hold_s)  # it fires when the timer runs out
+                  lag=hold_s, position_s=position_s)  # it fires when the timer runs out
 
     def triggered(self) -> bool:
         """Armed (WAIT) until it triggers; a single acquisition then stops (TD, STOP). A

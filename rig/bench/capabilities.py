@@ -20,9 +20,9 @@ from typing import Any, Protocol
 from drivers.instruments.scope import Channel
 
 __all__ = ["ENERGY_OVER_INTERVAL", "SYNC_TO_LOAD_EDGE", "CapabilityNotOffered", "Channel",
-           "EnergyMeter",
+           "EdgeTiming", "EnergyMeter",
            "EnergyReading", "IntegratingPowerMeter", "RelayEdgeTimer", "SampledLoadPower",
-           "energy_meter", "relay_edge_timer"]
+           "energy_meter", "relay_edge_timer", "relay_window"]
 
 SYNC_TO_LOAD_EDGE = "time from the ENTER sync edge to the load edge"
 ENERGY_OVER_INTERVAL = "energy drawn over an interval"
@@ -45,8 +45,56 @@ class BenchLike(Protocol):
 
 # --- the time from the ENTER sync edge to the load's edge ---------------------------------
 
-#: a scope's longest time base (50 s/div on the InfiniiVision and the MSO5000)
+#: a scope's longest time base (50 s/div on the InfiniiVision 3000T; the MSO5000 goes to
+#: 1000 s/div): the bound of every window armed here
 MAX_SCALE_S = 50.0
+#: the trigger point sits this many divisions from the screen's left edge: 8 of the 10
+#: divisions show what came before the edge (the ENTER press), 2 what followed it. Both
+#: models allow it: the InfiniiVision's delay reaches one screen before the trigger, the
+#: MSO5000's offset half a screen (the trigger at the right edge).
+BEFORE_DIVISIONS = 8.0
+#: an edge due within a limit after ENTER is armed for this many times the limit, so that
+#: a relay that operates late is still measured (the screen then reaches twice as far)
+PAST_LIMIT = 3.0
+
+
+def relay_window(limit_s: float, press_s: float = 0.0) -> float:
+    """The window to arm for an edge due within `limit_s` of ENTER's release, ENTER held
+    `press_s`: a late edge, several times the limit, is still on the screen with the press,
+    and is measured as a value rather than missed."""
+    return press_s + PAST_LIMIT * limit_s
+
+
+@dataclass(frozen=True)
+class EdgeTiming:
+    """One relay edge timed from the ENTER press by the scope.
+
+    `later_than` False: `from_sync` (press to edge), `held` (the sync pulse's width) and
+    `after_release` (their difference) are the scope's measurements. True: the press was not
+    on the screen, or no edge came while the plan waited, so the edge came later than the
+    screen reaches (`reach_s`): `from_sync` and `after_release` are lower bounds (the latter
+    less the press the injector was told to hold) and `held` is unknown. `screen_s` is the
+    screen's width, the range of the time-interval uncertainty."""
+
+    from_sync: float
+    held: float | None
+    after_release: float
+    later_than: bool
+    screen_s: float
+    reach_s: float
+
+    @property
+    def shown(self) -> str:
+        """The time after release as the report should print it ("> 0.78" for a bound)."""
+        return f"> {self.after_release:g}" if self.later_than else f"{self.after_release:g}"
+
+    def obtained(self, measured: str) -> str:
+        """How the value was obtained: `measured` for a measurement, else the bound."""
+        if not self.later_than:
+            return measured
+        return (f"lower bound: no relay edge within {self.reach_s:g} s of the ENTER press "
+                f"on the scope's screen ({self.screen_s:g} s wide), so the relay operated "
+                "later than that")
 
 
 class RelayEdgeTimer:
@@ -55,9 +103,11 @@ class RelayEdgeTimer:
     `arm_open()` / `arm_close()` arm one acquisition on the supply vanishing / coming back;
     once `seen()`, `from_sync()` is the time from the last ENTER press before the edge to the
     edge, `sync_width()` how long that press held ENTER, and `after_release()` their
-    difference (the meter acts on ENTER's release). `window_s` is the longest time the plan
-    expects between the press and the edge: the screen is set so that the press is on it
-    (half the screen lies before the trigger point)."""
+    difference (the meter acts on ENTER's release); `timing()` gives all three, or a lower
+    bound where the edge came too late for the screen. `window_s` is the longest time the
+    plan expects between the press and the edge: the time base is set from it (with 20 %
+    spare over 4 divisions), and the trigger point is placed 8 divisions into the screen,
+    so the screen reaches twice the window before the edge (`reach_s`)."""
 
     capability = SYNC_TO_LOAD_EDGE
 
@@ -70,16 +120,29 @@ class RelayEdgeTimer:
             return 0.01
         return min(max(0.01, window_s / 4.0), MAX_SCALE_S)  # 5 divisions before: 20 % spare
 
+    @staticmethod
+    def _position(scale_s: float) -> float:
+        """The screen centre's time from the trigger: BEFORE_DIVISIONS before it."""
+        return -(BEFORE_DIVISIONS - 5.0) * scale_s
+
     def arm_open(self, *, level: float = 50.0, hold_s: float = 0.05,
                  window_s: float | None = None) -> None:
         # a model whose dropout trigger fires when its timer runs out puts the edge `hold_s`
         # further before the trigger point: the screen holds that too
+        scale = self._scale(window_s + hold_s if window_s else None)
         self.scope.arm_dropout(level=level, hold_s=hold_s, channel=Channel.LOAD_VOLTAGE,
-                               scale_s=self._scale(window_s + hold_s if window_s else None))
+                               scale_s=scale, position_s=self._position(scale))
 
     def arm_close(self, *, level: float = 50.0, window_s: float | None = None) -> None:
+        scale = self._scale(window_s)
         self.scope.arm_edge(level=level, slope="POS", channel=Channel.LOAD_VOLTAGE,
-                            scale_s=self._scale(window_s))
+                            scale_s=scale, position_s=self._position(scale))
+
+    @property
+    def reach_s(self) -> float:
+        """The longest time from the press to the edge the armed screen shows; a plan that
+        waits for the edge waits at least this long (bench time) after the press."""
+        return self.scope.before_trigger_s - self.scope.trigger_lag_s
 
     def seen(self) -> bool:
         """The armed edge has happened (the acquisition triggered)."""
@@ -93,6 +156,21 @@ class RelayEdgeTimer:
 
     def after_release(self) -> float:
         return self.from_sync() - self.sync_width()
+
+    def timing(self, press_s: float = 0.0) -> EdgeTiming:
+        """The edge timed from the press, or, where the scope saw no edge, or no press on
+        its screen before the edge (it answers +9.9E+37), the lower bound the screen gives:
+        a late edge is a number either way, never an exception. `press_s` is how long the
+        injector was told to hold ENTER (only a bound subtracts it)."""
+        screen = 10.0 * float(self.scope.scale_s)
+        reach = self.reach_s
+        delay = self.scope.delay_on_screen(Channel.ENTER_SYNC, Channel.LOAD_VOLTAGE) \
+            if self.seen() else None
+        held = None if delay is None else self.scope.pulse_width_on_screen(Channel.ENTER_SYNC)
+        if delay is None or held is None:
+            return EdgeTiming(reach, None, reach - press_s, True, screen, reach)
+        return EdgeTiming(float(delay), float(held), float(delay) - float(held), False,
+                          screen, reach)
 
     def waveform(self, points: int = 600) -> tuple[list[float], list[float]]:
         return self.scope.waveform(Channel.LOAD_VOLTAGE, points=points)
