@@ -159,6 +159,18 @@ def test_every_test_run_and_passed_is_pass_and_a_skip_is_not_concluded():
     assert build(skipped).verdict() == "PASS" and build(skipped).not_applicable()
 
 
+def test_a_run_whose_every_test_failed_ran_the_whole_plan():
+    """A failed test reached its verdict: a run of failures only is FAIL with the whole plan
+    run, not "no test reached a verdict"."""
+    lines = _lines("simple")
+    for x in lines:
+        if x["kind"] == "test":
+            x["outcome"] = "failed"
+    report = build(lines)
+    assert report.verdict() == "FAIL"
+    assert report.verdict_note() == "every test of the plan was run; at least one failed"
+
+
 def test_a_stopped_run_is_not_concluded_with_why():
     lines = _passing(_lines("simple"))
     lines[-1]["stopped"] = "SIGTERM"

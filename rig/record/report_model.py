@@ -372,7 +372,8 @@ class RunReport:
                         f"({r.expected_text()}) by less than U: neither conformity nor "
                         "non-conformity is shown" for r in t.rows
                         if r.decision == CONDITIONAL_FAIL]
-        judged = [t for t in self.tests.values() if t.outcome in PASSED_OUTCOMES]
+        judged = [t for t in self.tests.values()  # a failed test reached its verdict too
+                  if t.outcome in PASSED_OUTCOMES or t.outcome == "failed"]
         if not why and (end.get("no_verdict") or not judged):
             why.append(str(end.get("no_verdict") or "no test reached a verdict"))
         return why
