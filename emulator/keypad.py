@@ -91,7 +91,11 @@ class KeypadInjectorServer(PtyServer):
 
     def _press(self, key: str, press_ms: float) -> float:
         t = self.model.key_down(key)
+        up = t + press_ms / 1000.0
         self.model.clock.sleep(press_ms / 1000.0)
-        self.model.key_up(key)
+        self.model.clock.sleep(up - self.model.clock.now())  # never released early
+        # released at the press's end in bench time: a host that wakes up late (a loaded
+        # machine, 200x) must not stretch the hold, which the meter and the scope time
+        self.model.key_up(key, at=up)
         self.keys.append(LAST_SYMBOLS.get(key, key))
         return t

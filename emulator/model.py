@@ -145,9 +145,10 @@ class BenchModel:
 
     # --- time ---------------------------------------------------------------------------------
 
-    def _advance(self) -> float:
-        """Process every event due by now, each at its own bench time; returns now."""
-        now = max(self.clock.now(), self._t)
+    def _advance(self, until: float | None = None) -> float:
+        """Process every event due by now (or by `until`, a bench time not yet passed),
+        each at its own bench time; returns that time."""
+        now = max(self.clock.now() if until is None else until, self._t)
         while True:
             t_next, action = self._next_event()
             if t_next is None or t_next > now:
@@ -308,14 +309,18 @@ class BenchModel:
             self.firmware.key_held(t)
             return t
 
-    def key_up(self, key: str) -> float:
-        """A key comes up: the meter acts on it now; returns the bench time."""
+    def key_up(self, key: str, at: float | None = None) -> float:
+        """A key comes up: the meter acts on it now, or at bench time `at` (the end of a
+        press of a given length: an injector holds a key for its time, however late the
+        host that emulates it wakes up); returns the bench time."""
         self._check_key(key)
         with self._lock:
-            t = self._advance()
+            t = self._advance(at)
             if key == "ENT":
                 self.history.sync_up(t)
             self.firmware.key(t, key)
+            if at is not None:
+                self._advance()  # and on to now
             return t
 
     @staticmethod

@@ -310,3 +310,25 @@ def test_sync_pulse_width_is_the_last_complete_press():
     history.sync_up(2.25)
     assert history.last_pulse_width(2, 3.0) == pytest.approx(0.25)
     assert history.last_pulse_width(1, 3.0) is None  # the load voltage has no pulses
+
+
+def test_an_injector_press_lasts_its_time_in_bench_time_however_late_the_host_wakes():
+    """The emulated injector releases ENTER at the press's end on the bench clock: a host
+    that oversleeps (a loaded machine at 200x) does not stretch the hold the meter and the
+    scope's sync line see (65 ms held for 195 ms was seen under load)."""
+    from emulator.clock import ManualClock
+    from emulator.keypad import KeypadInjectorServer
+
+    class LateClock(ManualClock):
+        def sleep(self, bench_s: float) -> None:
+            super().sleep(3 * bench_s)  # every sleep wakes up three times too late
+
+    bench = Bench()
+    bench.clock.__class__ = LateClock
+    server = KeypadInjectorServer(bench.model, press_ms=65)
+    try:
+        down = float(server.handle("PRESS ENT 65"))
+    finally:
+        server.port.close()
+    assert bench.clock.now() == pytest.approx(down + 0.195)  # the host woke up late
+    assert bench.model.history.last_pulse_width(2, down + 1) == pytest.approx(PRESS)
