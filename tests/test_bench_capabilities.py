@@ -46,6 +46,23 @@ def test_the_energy_reference_is_the_power_meter_else_the_load():
         energy_meter(FakeBench("scope"))
 
 
+def test_a_load_without_a_declared_power_accuracy_is_no_energy_reference():
+    """The ITECH IT8600 declares no accuracy (none could be cited): alone it is no power
+    reference, so the tests that need one skip naming why instead of failing the meter;
+    beside a power meter the bench has its reference."""
+    from drivers.instruments.load import ItechIT8600
+
+    class Bench(FakeBench):
+        def instrument(self, role: str) -> object:
+            return ItechIT8600.__new__(ItechIT8600) if role == "load" else super().instrument(
+                role)
+
+    with pytest.raises(CapabilityNotOffered, match=r"the load \(itech-it8600\) declares no "
+                                                   r"accuracy for its power readings"):
+        energy_meter(Bench("load"))
+    assert isinstance(energy_meter(Bench("load", "power_meter")), IntegratingPowerMeter)
+
+
 def test_sampled_energy_ends_at_the_first_reading_after_the_relay_opened():
     # 1 kW from t = 10 s (the start known to +/- 0.5 s); the relay opens between the
     # readings at 100 s and 110 s; later readings (zero) are not integrated

@@ -288,7 +288,17 @@ def energy_meter(bench: BenchLike) -> EnergyMeter:
     if bench.has("power_meter"):
         return IntegratingPowerMeter(bench.instrument("power_meter"))
     if bench.has("load"):
-        return SampledLoadPower(bench.instrument("load"))
+        load = bench.instrument("load")
+        declared = getattr(type(load), "ACCURACY", None)
+        if declared is not None and "power" not in declared:
+            # a reading without a declared accuracy cannot be a reference a lab signs: the
+            # test is not concluded for want of one, never failed on the meter's account
+            model = getattr(type(load), "MODEL", type(load).__name__)
+            raise CapabilityNotOffered(ENERGY_OVER_INTERVAL, f"the load ({model}) declares no "
+                                       "accuracy for its power readings, and the bench has "
+                                       "no power meter ([instruments.power_meter]) to be "
+                                       "its power reference")
+        return SampledLoadPower(load)
     raise CapabilityNotOffered(ENERGY_OVER_INTERVAL, "the bench has neither a power meter "
                                "([instruments.power_meter]) nor a load reading its power "
                                "([instruments.load])")
