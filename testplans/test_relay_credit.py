@@ -59,14 +59,17 @@ def test_depletion_opens_relay(dut, vendor, load, relay_timer, energy_meter, pro
     where the bench has one, else the load's power readings integrated to the first reading
     after the opening (rig.bench.capabilities); the opening itself is the scope's dropout."""
     watts = 1000.0
-    set_credit(dut, vendor, profile, "0.2")
+    # 0.4 kWh: the 1 % class tolerance (4 Wh) well above what the sampled power readings can
+    # miss at the end (about 1.4 Wh at 200x, one reading's interval at 1 kW)
+    credit_kwh = 0.4
+    set_credit(dut, vendor, profile, f"{credit_kwh:g}")
     record("relay closed with credit", int(dut.relay_closed()),
            nominal=1, fact="relay_closed")
     start_credit = float(dut.credit())
     energy_before = dut.fact("energy_import") if dut.offers("energy_import") else None
     available = start_credit - profile.relay.disconnect_credit_kwh
-    # the wait is bounded by what the test set (0.2 kWh), never by what the meter reports
-    expected_s = (0.2 - profile.relay.disconnect_credit_kwh) * KWH / watts
+    # the wait is bounded by what the test set, never by what the meter reports
+    expected_s = (credit_kwh - profile.relay.disconnect_credit_kwh) * KWH / watts
     relay_timer.arm_open(level=50.0, hold_s=0.05)
     energy_meter.start()
     t0 = dut.now()
@@ -146,7 +149,8 @@ def test_relay_closes_after_credit(dut, vendor, load, relay_timer, profile, reco
     timing = relay_timer.timing(profile.tokens.press_ms / 1000.0)
     record("reconnection time after ENTER released", timing.after_release, low=0.0,
            high=profile.relay.reconnect_limit_s + period,
-           obtained=timing.obtained("scope CH2->CH1 less the CH2 pulse width"))
+           obtained=timing.obtained("scope CH2->CH1 less the CH2 pulse width"),
+           bound="lower" if timing.later_than else "")
     # exhausted again: a power cycle must not give supply without credit
     assert dut.enter(vendor.clear_credit(0)).accepted
     dut.power_cycle(off_s=2.0)
