@@ -47,7 +47,8 @@ def test_power_limit_trips_and_reconnects(dut, vendor, load, relay_timer, profil
         record("trip delay from the limit's ENTER", opening.after_release,
                "s", ov.trip_delay_s, ov.trip_delay_s * 1.05 + profile.relay.operate_limit_s,
                instrument=relay_timer.scope, function="time_interval",
-               obtained=opening.obtained("scope CH2->CH1 dropout less the CH2 pulse width"))
+               obtained=opening.obtained("scope CH2->CH1 dropout less the CH2 pulse width"),
+               bound="lower" if opening.later_than else "")
         if dut.offers("relay_reason"):
             record("relay reason", dut.fact("relay_reason"),
                    nominal="OVERLOAD", fact="relay_reason")
@@ -65,7 +66,8 @@ def test_power_limit_trips_and_reconnects(dut, vendor, load, relay_timer, profil
                    "s", ov.reconnect_s * 0.95, ov.reconnect_s * 1.05 + period,
                    instrument=relay_timer.scope, function="time_interval",
                    obtained=closing.obtained("scope CH2->CH1 rising edge less CH2->CH1 "
-                                             "dropout"))
+                                             "dropout"),
+                   bound="lower" if closing.later_than else "")
     finally:
         load.on = False
     if trips_before is not None:

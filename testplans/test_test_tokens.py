@@ -59,13 +59,14 @@ def relay_test(dut, scope, profile, record, attach_plot, keys, title):
     dut.wait_until(timer.seen, timer.reach_s + 10.0, 0.05)  # past the screen's reach
     timing = timer.timing(press_s)
     scope_range = {"range_": timing.screen_s}  # the screen's width: its time uncertainty
+    bound = "lower" if timing.later_than else ""  # later than the screen: "> X s"
     record("response from ENTER pressed (incl. the key press)", timing.from_sync,
-           obtained=timing.obtained("scope CH2->CH1"), **scope_range)
+           obtained=timing.obtained("scope CH2->CH1"), bound=bound, **scope_range)
     if timing.held is not None:  # the ENTER sync pulse: how long the key was really down
         record("ENTER held", timing.held, **scope_range)
     record("relay operate time after ENTER released", timing.after_release,
            obtained=timing.obtained("scope CH2->CH1 less the CH2 pulse width"),
-           **scope_range)
+           bound=bound, **scope_range)
     if timer.seen():
         wave_t, wave_v = timer.waveform(points=600)
         shown = title if not timing.later_than else \

@@ -133,6 +133,7 @@ def test_rig_run_records_a_late_relay_as_its_measured_time(tmp_path):
     assert len(operate) == 1
     assert operate[0]["value"] > LIMIT and operate[0]["verdict"] == "FAIL"
     assert operate[0]["limits"] == "0 .. 0.1"
+    assert operate[0]["bound"] == ""  # measured inside the window: a value, not a bound
     outcome = next(x for x in ours if x["kind"] == "test")
     assert outcome["outcome"] == "failed"
     assert "relay operate time after ENTER released" in outcome["reason"]

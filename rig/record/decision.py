@@ -63,14 +63,24 @@ def _number(value: Any) -> float | None:
 
 
 def decide(value: Any, low: Any, high: Any, uncertainty: float | None, verdict: str,
-           rule: str = SIMPLE) -> Decision:
-    """The verdict of one measurement under `rule`; `verdict` is the simple one (recorded)."""
+           rule: str = SIMPLE, *, bound: str | None = "") -> Decision:
+    """The verdict of one measurement under `rule`; `verdict` is the simple one (recorded).
+    A `bound` (rig.record.run_record.judge_bound) is judged by its own verdict, the bound
+    standing for the value at the limit it lies near: a lower bound within U of the high
+    limit is a CONDITIONAL FAIL under the guarded and proven rules; a NOT CONCLUSIVE bound
+    stays so under every rule."""
     rule_text(rule)
     x, lo, hi = _number(value), _number(low), _number(high)
     if x is None or uncertainty is None or (lo is None and hi is None):
         return Decision(verdict, False)
     u = abs(float(uncertainty))
     near = any(limit is not None and abs(x - limit) <= u for limit in (lo, hi))
+    if bound:  # the verdict already says which side every allowed value lies on
+        if rule == SIMPLE or not near or verdict not in ("PASS", "FAIL"):
+            return Decision(verdict, near)
+        if rule == PROVEN and verdict == "PASS":
+            return Decision(verdict, True)
+        return Decision(CONDITIONAL_PASS if verdict == "PASS" else CONDITIONAL_FAIL, True)
     if rule == SIMPLE or not near:
         return Decision(verdict, near)
     inside = (lo is None or x >= lo) and (hi is None or x <= hi)

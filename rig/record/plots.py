@@ -45,27 +45,36 @@ def relay_edge_plot(times: Sequence[float], volts: Sequence[float],
                     edge_t: float | None = None,
                     measured_delay: float | None = None, limit: float | None = None, *,
                     title: str = "load voltage at the relay edge",
-                    measured_s: float | None = None, limit_s: float | None = None) -> bytes:
+                    measured_s: float | None = None, limit_s: float | None = None,
+                    bound_s: float | None = None, command_t: float | None = None) -> bytes:
     """PNG of `relay_edge_figure` (same arguments)."""
     return figure_png(relay_edge_figure(times, volts, edge_t, measured_delay, limit,
-                                        title=title, measured_s=measured_s, limit_s=limit_s))
+                                        title=title, measured_s=measured_s, limit_s=limit_s,
+                                        bound_s=bound_s, command_t=command_t))
 
 
 def relay_edge_figure(times: Sequence[float], volts: Sequence[float],
                       edge_t: float | None = None,
                       measured_delay: float | None = None, limit: float | None = None, *,
                       title: str = "load voltage at the relay edge",
-                      measured_s: float | None = None, limit_s: float | None = None) -> Figure:
+                      measured_s: float | None = None, limit_s: float | None = None,
+                      bound_s: float | None = None,
+                      command_t: float | None = None) -> Figure:
     """The load voltage around the relay edge (times in s, relative to the trigger point):
     the edge marked, and the measured interval (relay command to edge) shaded on the
     waveform, with its value in the legend and the limit drawn; the axis is framed on the
     command, the edge and the limit, whatever span the waveform covers. Without `edge_t`
-    the edge is found on the waveform (`waveform_edge`), else the trigger point (0)."""
+    the edge is found on the waveform (`waveform_edge`), else the trigger point (0).
+
+    `bound_s` draws a lower bound instead (`bound_lines`): no edge on the screen, which
+    reaches `bound_s` after the command, so the relay operated later than that."""
+    limit = limit if limit is not None else limit_s
+    if bound_s is not None:
+        return _bound_figure(times, volts, bound_s, limit, title=title, command_t=command_t)
     if edge_t is None:
         found = waveform_edge(times, volts)
         edge_t = found if found is not None else 0.0
     delay = measured_delay if measured_delay is not None else measured_s
-    limit = limit if limit is not None else limit_s
     fig = Figure(figsize=(7, 3))
     ax = fig.add_subplot()
     ax.plot([t * 1000 for t in times], list(volts), lw=1, label="load voltage (CH1)")
@@ -93,6 +102,49 @@ def relay_edge_figure(times: Sequence[float], volts: Sequence[float],
     ax.set_ylabel("V")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _bound_figure(times: Sequence[float], volts: Sequence[float], bound_s: float,
+                  limit_s: float | None, *, title: str, command_t: float | None) -> Figure:
+    """A lower bound drawn: the command (`command_t` on the time axis; else where the
+    screen's end lies `bound_s` after it), the limit after it, and at the screen's end an
+    arrow pointing on, "edge after X s": the edge, if any, came beyond the screen."""
+    if bound_s < 0:
+        raise ValueError(f"relay_edge_plot: a bound of {bound_s} s; a time after the "
+                         "command is not negative")
+    if len(times) != len(volts):
+        raise ValueError(f"relay_edge_plot: {len(times)} times and {len(volts)} voltages; "
+                         "they must be as many")
+    if command_t is None:
+        end = float(times[-1]) if len(times) else bound_s
+        command_t = end - bound_s
+    end = command_t + bound_s  # the screen's end: the farthest the edge was looked for
+    fig = Figure(figsize=(7, 3))
+    ax = fig.add_subplot()
+    if len(times):
+        ax.plot([t * 1000 for t in times], list(volts), lw=1, label="load voltage (CH1)")
+    ax.axvline(command_t * 1000, color="tab:orange", ls=":", label="relay command")
+    ends = [command_t * 1000, end * 1000]
+    if limit_s is not None:  # where the edge had to come by
+        deadline = (command_t + limit_s) * 1000
+        ax.axvline(deadline, color="black", ls="-.", lw=1,
+                   label=f"limit: command + {limit_s * 1000:g} ms")
+        ends.append(deadline)
+    lo, hi = min(ends), max(ends)
+    pad = max((hi - lo) * 0.15, 5.0)
+    ax.axvline(end * 1000, color="red", ls="--", label="screen's end: no edge before it")
+    top = max((abs(float(v)) for v in volts), default=1.0) or 1.0
+    ax.annotate(f"edge after {bound_s:g} s", xy=(end * 1000 + pad, top * 0.5),
+                xytext=(end * 1000, top * 0.5), ha="right", va="center", color="red",
+                bbox={"boxstyle": "round", "fc": "white", "ec": "red"},
+                arrowprops={"arrowstyle": "->", "color": "red", "lw": 1.5})
+    ax.set_xlim(lo - pad, hi + pad * 1.5)
+    ax.set_xlabel("time from trigger (ms)")
+    ax.set_ylabel("V")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     return fig
 

@@ -46,11 +46,17 @@ def _td(value: Any) -> str:
     return f"<td>{esc(value)}</td>"
 
 
-def shown(value: Any) -> str:
-    """A measured value as the report prints it (the record keeps every digit)."""
+def shown(value: Any, bound: str | None = "") -> str:
+    """A measured value as the report prints it (the record keeps every digit); a bound
+    with its side: "> 0.715" for a lower bound (the true value lies above it)."""
+    text = "" if value is None else str(value)
     if isinstance(value, float):
-        return f"{value:.6g}"
-    return "" if value is None else str(value)
+        text = f"{value:.6g}"
+    if bound and value is not None:
+        from rig.record.run_record import BOUNDS
+
+        text = BOUNDS.get(bound, f"({bound} bound) ") + text
+    return text
 
 
 # --- above the results --------------------------------------------------------------------
@@ -121,7 +127,7 @@ def measurement_html(clauses: list[str], measurements: list[Any],
             unc = line.get("uncertainty") or {}
             decision = (line.get("decision") or {}).get("verdict") or line.get("verdict")
             rows.append([_td(line.get("name")), _td(line.get("obtained") or line.get("source")),
-                         _td(shown(line.get("value"))), _td(line.get("unit")),
+                         _td(shown(line.get("value"), line.get("bound"))), _td(line.get("unit")),
                          _td(line.get("limits")),
                          _td("" if unc.get("U") is None else f"{unc['U']:.2g}"),
                          verdict_cell(str(decision))])

@@ -50,6 +50,17 @@ def _known_rule(value: Any) -> Any:
 Rule = Annotated[Text | None, BeforeValidator(_known_rule)]
 
 
+def _known_bound(value: Any) -> Any:
+    from rig.record.run_record import BOUNDS
+
+    if isinstance(value, str) and value not in BOUNDS:
+        raise ValueError("not a bound (lower, upper, or empty for a measured value)")
+    return value
+
+
+Bound = Annotated[Text | None, BeforeValidator(_known_bound)]
+
+
 class RecordInvalid(ValueError):
     """A results file line the report cannot be built from: names the line and the field."""
 
@@ -144,6 +155,7 @@ class MeasurementLine(_Line):
     verdict: Text = "INFO"
     bench_time: Number | None = None
     uncertainty: _Budget | None = None
+    bound: Bound = None  # "lower": the value is a lower bound (printed "> value")
 
 
 class PlotLine(_Line):

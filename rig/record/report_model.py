@@ -18,6 +18,7 @@ from typing import Any
 from rig.record.decision import CONDITIONAL_FAIL, CONDITIONAL_PASS, PROVEN, SIMPLE, decide
 from rig.record.run_record import (
     FAILED_OUTCOMES,
+    NOT_CONCLUSIVE,
     PASSED_OUTCOMES,
     TestOutcome,
     clause_matrix,
@@ -63,6 +64,15 @@ class Row:
     #: the instrument readings a value (a relay state) was judged on, as the record keeps
     #: them (rig.record.uncertainty.reading_basis); each shown beside the value
     basis: list[dict[str, Any]] = field(default_factory=list)
+    #: "lower" when the value is a lower bound (the true value lies above it), "upper" for
+    #: an upper bound, "" for a measured value (rig.record.run_record.Measurement.bound)
+    bound: str = ""
+
+    def shown_value(self) -> str:
+        """The value as the tables print it: "> 0.715" for a lower bound."""
+        from rig.record.pytest_html import shown
+
+        return shown(self.value, self.bound)
 
     def basis_text(self) -> str:
         """What the value was decided from, in words ("relay closed: yes, DMM 229.9 V
@@ -80,13 +90,15 @@ class Row:
 
         if not self.measured:
             return NOT_MEASURED
-        text = f"{shown(self.value)}{' ' + self.unit if self.unit else ''}"
+        text = f"{shown(self.value, self.bound)}{' ' + self.unit if self.unit else ''}"
         big_u = (self.uncertainty or {}).get("U")
         if big_u is not None:
             from rig.record.uncertainty import two_figures
 
             text += f" ± {two_figures(float(big_u)):g}{' ' + self.unit if self.unit else ''}" \
                     " (k = 2)"
+        if self.bound:
+            text += f" ({self.bound} bound)"
         if self.basis:
             text += f" ({self.basis_text()})"
         return text
@@ -372,6 +384,11 @@ class RunReport:
                         f"({r.expected_text()}) by less than U: neither conformity nor "
                         "non-conformity is shown" for r in t.rows
                         if r.decision == CONDITIONAL_FAIL]
+        for t in self.tests.values():  # a bound on the open side of a limit: no statement
+            why += [f"{t.name}: {r.name} = {r.measured_text()} is a bound that allows values "
+                    f"on both sides of its limits ({r.expected_text()}): neither conformity "
+                    "nor non-conformity is shown" for r in t.rows
+                    if r.decision == NOT_CONCLUSIVE]
         judged = [t for t in self.tests.values()  # a failed test reached its verdict too
                   if t.outcome in PASSED_OUTCOMES or t.outcome == "failed"]
         if not why and (end.get("no_verdict") or not judged):
@@ -435,8 +452,9 @@ def row_of(line: dict[str, Any], rule: str) -> Row:
     own = (line.get("decision") or {}).get("rule")
     if own == PROVEN:  # the measurement's own rule, recorded with it, over the report's
         rule = own
+    bound = str(line.get("bound") or "")
     decision = decide(line.get("value"), line.get("low"), line.get("high"), big_u,
-                      line.get("verdict", "INFO"), rule)
+                      line.get("verdict", "INFO"), rule, bound=bound)
     basis = basis_of(line)
     if any(b.get("safe") is False for b in basis):  # the state itself is not proven
         from rig.record.run_record import basis_decision
@@ -445,7 +463,8 @@ def row_of(line: dict[str, Any], rule: str) -> Row:
     ref = line.get("reference")
     name, how = how_obtained(str(line.get("name", "")), line)
     inst = line.get("instrument")
-    own_reading = line.get("source") == "instrument" and ref == line.get("value")
+    # an instrument's own reading, or a bound, has no error against a reference
+    own_reading = bound or (line.get("source") == "instrument" and ref == line.get("value"))
     return Row(name=name, how=how, value=line.get("value"),
                unit=line.get("unit") or "", limits=line.get("limits") or "",
                verdict=line.get("verdict", "INFO"), decision=decision.verdict,
@@ -459,7 +478,7 @@ def row_of(line: dict[str, Any], rule: str) -> Row:
                instrument=inst if isinstance(inst, dict) else None,
                clause=str(line.get("clause") or ""),
                limits_from=str(line.get("limits_from") or ""),
-               rule=own if own == PROVEN else "", basis=basis)
+               rule=own if own == PROVEN else "", basis=basis, bound=bound)
 
 
 def resolved_limits(declared: dict[str, Any], values: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.bounded_read import InputRefused
+from rig.record.run_record import NOT_CONCLUSIVE
 from sts.errors import KeyFormatError
 from sts.pan import MeterPAN
 
@@ -115,9 +116,11 @@ def _left_out(context: dict[str, Any] | None) -> str:
 
 def _derive_verdict(start: dict[str, Any], end: dict[str, Any] | None,
                     outcomes: dict[str, str],
-                    context: dict[str, Any] | None = None) -> tuple[str, str]:
+                    context: dict[str, Any] | None = None,
+                    not_conclusive: list[str] | None = None) -> tuple[str, str]:
     """The overall verdict: the record's own when it states one, else the rule of the report
-    (PASS only when every test of the plan ran and passed)."""
+    (PASS only when every test of the plan ran and passed, and no measurement is a bound
+    that shows neither conformity nor non-conformity: `not_conclusive` names those)."""
     if end is None:
         return INCOMPLETE, "the record has no run_end line (the run was killed)"
     stated = end.get("verdict")
@@ -132,6 +135,9 @@ def _derive_verdict(start: dict[str, Any], end: dict[str, Any] | None,
     for key in ("stopped", "bench_error", "meter_error", "no_verdict"):
         if end.get(key):
             return NOT_CONCLUDED, str(end[key])
+    if not_conclusive:
+        return NOT_CONCLUDED, (f"{', '.join(not_conclusive)}: a bound that shows neither "
+                               "conformity nor non-conformity")
     left_out = _left_out(context)
     if left_out:  # a partial run is never a PASS, however well its tests went
         return NOT_CONCLUDED, left_out
@@ -156,6 +162,7 @@ def summarise(run_dir: Path) -> RunSummary | None:
     context: dict[str, Any] | None = None
     outcomes: dict[str, str] = {}
     clauses: dict[str, list[str]] = {}
+    not_conclusive: list[str] = []
     try:
         lines = list(_lines(record))
     except (OSError, InputRefused) as exc:
@@ -169,6 +176,8 @@ def summarise(run_dir: Path) -> RunSummary | None:
             end = line
         elif kind == "report_context" and context is None:
             context = line
+        elif kind == "measurement" and line.get("verdict") == NOT_CONCLUSIVE:
+            not_conclusive.append(str(line.get("name")))
         elif kind == "test" and isinstance(line.get("test"), str):
             outcomes[line["test"]] = str(line.get("outcome"))
             if isinstance(line.get("clauses"), list):
@@ -195,7 +204,8 @@ def summarise(run_dir: Path) -> RunSummary | None:
     summary.skipped = sum(o == "skipped" for o in outcomes.values())
     summary.failed_clauses = sorted({c for t, o in outcomes.items() if o in _FAILED
                                      for c in clauses.get(t, [])})
-    summary.verdict, summary.reason = _derive_verdict(start, end, outcomes, context)
+    summary.verdict, summary.reason = _derive_verdict(start, end, outcomes, context,
+                                                      not_conclusive)
     for name in ("report.pdf", "report.html"):
         if (run_dir / name).is_file():
             summary.report = str(run_dir / name)

@@ -23,6 +23,14 @@ from rig.record.atomic_files import LineAppender
 from rig.secret_key import MASK, json_default
 
 PASS, FAIL, INFO = "PASS", "FAIL", "INFO"
+#: a bound inside its limits on the side it leaves open (a relay "later than 0.3 s" against
+#: <= 0.5 s): the true value may lie either side of the limit, so neither conformity nor
+#: non-conformity is shown. It fails no test and leaves the run NOT CONCLUDED (the lab can
+#: sign neither a PASS nor a FAIL on it); a bound past a limit is a plain FAIL.
+NOT_CONCLUSIVE = "NOT CONCLUSIVE"
+#: what `bound` may say: "" the value is the measured value; "lower" the true value lies
+#: above it (an edge later than the scope's screen reaches); "upper" below it
+BOUNDS = {"": "", "lower": "> ", "upper": "< "}
 
 
 def _is_number(value: Any) -> bool:
@@ -41,9 +49,14 @@ def _same(value: Any, nominal: Any) -> bool:
     return value == nominal
 
 
-def judge(value: Any, low: Any = None, high: Any = None, nominal: Any = None) -> str:
+def judge(value: Any, low: Any = None, high: Any = None, nominal: Any = None,
+          bound: str = "") -> str:
     """PASS/FAIL against the limits, or against `nominal` when there are no limits; INFO
-    when there is nothing to judge against. A value that is not a number fails its limits."""
+    when there is nothing to judge against. A value that is not a number fails its limits.
+    A `bound` ("lower": the true value lies above `value`) is judged on every value it
+    allows (`judge_bound`)."""
+    if bound:
+        return judge_bound(value, low, high, nominal, bound)
     if low is None and high is None:
         if nominal is None:
             return INFO
@@ -61,6 +74,43 @@ def judge(value: Any, low: Any = None, high: Any = None, nominal: Any = None) ->
     if high is not None and number > float(high):
         return FAIL
     return PASS
+
+
+def judge_bound(value: Any, low: Any, high: Any, nominal: Any, bound: str) -> str:
+    """The verdict of a bound: FAIL when every value it allows lies outside the limits (a
+    lower bound at or above the high limit), PASS when every one lies inside (a lower bound
+    at or above a low limit, with no high limit), NOT_CONCLUSIVE otherwise."""
+    if bound not in ("lower", "upper"):
+        raise ValueError(f"bound {bound!r} is not known (known: lower, upper)")
+    if low is None and high is None:
+        if nominal is None:
+            return INFO
+        low = high = nominal  # a value equal to the nominal: inside only at the nominal
+    try:
+        b = float(value)
+    except (TypeError, ValueError):
+        return FAIL  # not a number: as a value, it fails its limits
+    if math.isnan(b):
+        return FAIL
+    lo = None if low is None else float(low)
+    hi = None if high is None else float(high)
+    if bound == "lower":  # the true value lies in (b, +inf)
+        if hi is not None and b >= hi:
+            return FAIL
+        if hi is None and (lo is None or b >= lo):
+            return PASS
+        return NOT_CONCLUSIVE
+    if lo is not None and b <= lo:  # upper: the true value lies in (-inf, b)
+        return FAIL
+    if lo is None and (hi is None or b <= hi):
+        return PASS
+    return NOT_CONCLUSIVE
+
+
+def bound_text(value: Any, bound: str | None, show: Callable[[Any], str] | None = None) -> str:
+    """A value as printed with its bound: "> 0.715" for a lower bound, else the value."""
+    text = (show or _fmt)(value)
+    return BOUNDS.get(bound or "", "") + text
 
 
 def _fmt(value: Any) -> str:
@@ -98,11 +148,18 @@ class Measurement:
     #: threshold): each reading, its instrument, U (k = 2), the threshold, and whether the
     #: decision is safe (rig.record.uncertainty.reading_basis)
     basis: list[dict[str, Any]] | None = None
+    #: "" for a measured value; "lower" when `value` is a lower bound (the true value lies
+    #: above it: no relay edge within the scope's screen), "upper" for an upper bound. The
+    #: report prints "> value"; the verdict is judged on every value the bound allows
+    bound: str = ""
     verdict: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.verdict = judge(self.value, self.low, self.high, self.nominal)
-        if self.reference is not None and _is_number(self.value) \
+        if self.bound not in BOUNDS:
+            raise ValueError(f"measurement {self.name!r}: bound {self.bound!r} is not known "
+                             "(known: lower, upper)")
+        self.verdict = judge(self.value, self.low, self.high, self.nominal, self.bound)
+        if not self.bound and self.reference is not None and _is_number(self.value) \
                 and _is_number(self.reference):
             self.error = float(self.value) - float(self.reference)
 
@@ -121,6 +178,9 @@ class Measurement:
     def summary(self) -> str:
         """One line for a failure message."""
         unit = f" {self.unit}" if self.unit else ""
+        if self.bound:  # "relay operate time > 0.715 s", not "= > 0.715"
+            return f"{self.name} {bound_text(self.value, self.bound)}{unit} " \
+                   f"({self.bound} bound; limits {self.limits_text()})"
         return f"{self.name} = {_fmt(self.value)}{unit} (limits {self.limits_text()})"
 
 
@@ -260,7 +320,8 @@ class Recorder:
                  timing: float | None = None, range_: float | None = None,
                  expected: Any = None, tolerance: str | None = None,
                  obtained: str | None = None, scaled_from: float | None = None,
-                 rule: str | None = None, basis: Any = None) -> Measurement:
+                 rule: str | None = None, basis: Any = None,
+                 bound: str = "") -> Measurement:
         """`instrument` (a driver or a model name) and `function` ("ac_voltage",
         "ac_current", "power", "time_interval") give the value, or the `reference` it is
         compared with, its expanded uncertainty (rig.record.uncertainty). `reference` may be
@@ -272,7 +333,9 @@ class Recorder:
         instrument reading a derived value is proportional to (an energy from a power
         reading: the reading's relative U carries over); `basis` the instrument reading(s)
         a state was judged on outside the meter's facts (`rig.meter.sources.ReadingBasis`,
-        with its threshold): recorded with its U as a fact's basis is."""
+        with its threshold): recorded with its U as a fact's basis is. `bound="lower"`
+        records `value` as a lower bound (the true value lies above it: no edge within the
+        scope's screen), printed "> value" and judged on every value it allows."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"a measurement needs a name, got {name!r}")
         spec = self.declared.get(name)
@@ -304,7 +367,8 @@ class Recorder:
             readings = [float(r) for r in reference]
             reference = sum(readings) / len(readings)
             spread = (max(readings) - min(readings)) / 2
-        m = Measurement(self.test, name, value, unit, low, high, nominal, when, reference)
+        m = Measurement(self.test, name, value, unit, low, high, nominal, when, reference,
+                        bound=bound)
         m.limits_from = limits_from
         if spec is not None:
             m.clause, m.title = spec.clause, spec.title or ""
@@ -377,7 +441,7 @@ class Recorder:
 
         big_u = m.uncertainty.get("U") if m.uncertainty else None
         rule = rule or self.rule
-        decided = decide(m.value, m.low, m.high, big_u, m.verdict, rule)
+        decided = decide(m.value, m.low, m.high, big_u, m.verdict, rule, bound=m.bound)
         if any(b.get("safe") is False for b in m.basis or ()):
             decided = basis_decision(m.verdict, rule)
         m.decision = {"rule": rule, "verdict": decided.verdict,
