@@ -46,6 +46,19 @@ class EmulatorProcess:
     def instruments(self) -> dict[str, str]:
         return self.info["instruments"]
 
+    def bench_file(self, path: Path, name: str, *, profile: str | None = None,
+                   dmm: bool = True) -> Path:
+        """A real-bench-form bench file (`emulated = false`) on this emulator's ports: its
+        meter's PAN, optical port and injector, and its DMM unless `dmm` is False."""
+        text = (f'[bench]\nname = "{name}"\nspeed = {self.info["speed"]}\n'
+                f'[meter]\npan = "600727471234567834"\noptical = "{self.optical}"\n'
+                + (f'profile = "{profile}"\n' if profile else "")
+                + f'[keypad]\nport = "{self.keypad}"\n'
+                + (f'[instruments.dmm]\nresource = "{self.instruments["dmm"]}"\n'
+                   if dmm else ""))
+        path.write_text(text)
+        return path
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.terminate()

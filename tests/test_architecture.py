@@ -18,20 +18,7 @@ PACKAGES = ("rig", "drivers", "emulator", "meterprofile", "sts", "firmware")
 # --- (a) a new kind of fact source, in one file -----------------------------------------------
 
 def _bench_file(tmp_path: Path, emu) -> Path:
-    path = tmp_path / "bench.toml"
-    path.write_text(f"""
-[bench]
-name = "architecture test"
-speed = {emu.info["speed"]}
-[meter]
-pan = "600727471234567834"
-optical = "{emu.optical}"
-[keypad]
-port = "{emu.keypad}"
-[instruments.dmm]
-resource = "{emu.instruments['dmm']}"
-""")
-    return path
+    return emu.bench_file(tmp_path / "bench.toml", "architecture test")
 
 
 def test_a_new_fact_source_kind_is_one_file_and_a_plan_reads_through_it(start_emulator,

@@ -170,19 +170,7 @@ def test_the_relay_state_read_over_the_wire_carries_the_dmms_identity_and_u(star
     from rig.meter.fact_resolver import FactResolver
 
     emu = start_emulator("--speed", "50")
-    bench_file = tmp_path / "bench.toml"
-    bench_file.write_text(f"""
-[bench]
-name = "flag basis test"
-speed = {emu.info["speed"]}
-[meter]
-pan = "600727471234567834"
-optical = "{emu.optical}"
-[keypad]
-port = "{emu.keypad}"
-[instruments.dmm]
-resource = "{emu.instruments['dmm']}"
-""")
+    bench_file = emu.bench_file(tmp_path / "bench.toml", "flag basis test")
     with open_bench(load_bench(bench_file)) as bench:
         facts = FactResolver(load_profile("pln_default"), bench)
         state = facts.value("relay_closed")

@@ -48,18 +48,8 @@ def _profile(tmp_path: Path) -> Path:
 def test_a_plan_reads_a_fact_through_a_new_source_kind(start_emulator, tmp_path):
     emu = start_emulator("--speed", "50")
     _profile(tmp_path)
-    bench = tmp_path / "bench.toml"
-    bench.write_text(f"""
-[bench]
-name = "a new fact source kind"
-speed = {emu.info["speed"]}
-[meter]
-pan = "600727471234567834"
-optical = "{emu.optical}"
-profile = "fixed_meter.toml"
-[keypad]
-port = "{emu.keypad}"
-""")
+    bench = emu.bench_file(tmp_path / "bench.toml", "a new fact source kind",
+                           profile="fixed_meter.toml", dmm=False)
     plans = tmp_path / "plans"
     plans.mkdir()
     (plans / "test_new_kind.py").write_text(PLAN)
