@@ -98,12 +98,7 @@ def relay_edge_figure(times: Sequence[float], volts: Sequence[float],
         lo, hi = min(ends), max(ends)
         pad = max((hi - lo) * 0.15, 5.0)
         ax.set_xlim(lo - pad, hi + pad)
-    ax.set_xlabel("time from trigger (ms)")
-    ax.set_ylabel("V")
-    ax.set_title(title)
-    ax.legend(loc="upper right", fontsize=8)
-    ax.grid(alpha=0.3)
-    return fig
+    return _voltage_axes(fig, ax, title, "upper right")
 
 
 def _bound_figure(times: Sequence[float], volts: Sequence[float], bound_s: float,
@@ -141,10 +136,15 @@ def _bound_figure(times: Sequence[float], volts: Sequence[float], bound_s: float
                 bbox={"boxstyle": "round", "fc": "white", "ec": "red"},
                 arrowprops={"arrowstyle": "->", "color": "red", "lw": 1.5})
     ax.set_xlim(lo - pad, hi + pad * 1.5)
+    return _voltage_axes(fig, ax, title, "upper left")
+
+
+def _voltage_axes(fig: Figure, ax: Any, title: str, legend: str) -> Figure:
+    """The relay plots' common finish: the axes named, the title, the legend, the grid."""
     ax.set_xlabel("time from trigger (ms)")
     ax.set_ylabel("V")
     ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc=legend, fontsize=8)
     ax.grid(alpha=0.3)
     return fig
 
