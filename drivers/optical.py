@@ -408,6 +408,60 @@ class OpticalPort:
             frames.append(frame)
         return frames[0], frames[1]
 
+    def probe(self, message: bytes, *, after: str = "idle", wait_s: float = 0.5) -> bytes:
+        """Send `message` as it is and return every byte the meter sends back within
+        `wait_s`: for a plan that checks how the meter takes what no client should send
+        (line noise, a malformed message, a frame with a bad BCC). `after` says where in the
+        exchange it goes: "idle" (at 300 baud on the idle link), "identification" (after a
+        sign-on, where the meter waits for an option select) or "session" (in an opened
+        programming session). The link then ends with a break (B0)."""
+        if after not in ("idle", "identification", "session"):
+            raise ValueError(f"probe after {after!r}: use idle, identification or session")
+        if self._in_session:
+            self._break()
+        if after == "identification":
+            self._sign_on()
+        elif after == "session":
+            self.open_session()
+        else:
+            self._set_baud("probe", 300)
+        self._send("probe", message)
+        heard = b""
+        end = time.monotonic() + wait_s
+        while time.monotonic() < end:
+            try:
+                heard += self._ser.read(max(1, self._ser.in_waiting))
+            except _LINE_ERRORS as exc:
+                raise self._error(LineLostError, "probe", f"the line went away ({exc})",
+                                  heard) from None
+        if heard:
+            log.debug("optical -> %r (probe)", heard)
+        self._break()
+        return heard
+
+    def read_with_password(self, obis: str, password: str) -> tuple[bytes, bytes]:
+        """Sign on in programming mode, send `password` (P1), then ask for one register (R1):
+        (the meter's answer to P1, its answer to R1), each as received, b"" for silence
+        within the timeout. For a plan that checks a wrong password opens nothing; the
+        link ends with a break (B0) whatever came back."""
+        if self._in_session:
+            self._break()
+        ident = self._sign_on()
+        self._select(ident, "1")
+        self._read_until("password operand (P0)", self._block, MESSAGE_MAX, "ETX+BCC")
+        answers = []
+        for step, message in (("password (P1)", command("P1", f"({password})")),
+                              (f"read {obis}", command("R1", f"{obis}()"))):
+            self._send(step, message)
+            try:
+                answers.append(self._read_until(step, self._block, MESSAGE_MAX, "ETX+BCC"))
+            except NoAnswerError as exc:
+                if isinstance(exc, LineLostError):
+                    raise
+                answers.append(exc.received)
+        self._break()
+        return answers[0], answers[1]
+
     def _break(self) -> None:
         with contextlib.suppress(LineLostError):
             self._send("break (B0)", command("B0"))

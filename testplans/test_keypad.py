@@ -166,3 +166,10 @@ def test_lockout_after_invalid_tokens(dut, vendor, profile, record):
     dut.wait(clock.until - dut.now() + 2 * EDGE_S)  # the lock-out must end by itself
     record_outcome(record, "valid token once the lock-out ran out", dut.enter(vendor.credit("0.1")),
                    "ACCEPT")
+    if lock.threshold > 1:
+        # that credit token cleared the count (not a power cycle): one refusal now is refusal
+        # 1 of a fresh count, which locks nothing, so a valid token right after it is taken
+        record_outcome(record, "invalid token after the accepted one (refusal 1 again)",
+                       dut.enter(other.credit("1"), *FAST), "CRC_ERROR")
+        record_outcome(record, "valid token right after it (no lock-out below the threshold)",
+                       dut.enter(vendor.credit("0.1"), *FAST), "ACCEPT")

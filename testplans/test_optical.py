@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from drivers.iec62056 import command, request
 from meterprofile.fact_catalogue import FACTS
 from rig.record.measures import resolve_limit
 from sts.pan import MeterPAN
@@ -97,3 +98,70 @@ def test_nak_repeats_the_last_answer(optical, profile, record):
     record(f"answer to {declared[0]} repeated unchanged after NAK", int(again == first),
            nominal=1)
     assert again == first, f"first {first!r}, after NAK {again!r}"
+
+
+@pytest.mark.clause(f"{IEC21}.6 programming mode: the password command P1 opens it",
+                    "IEC 62056-21:2002 6.3 programming command message")
+def test_a_wrong_password_opens_nothing(optical, bench_config, profile, record):
+    """A wrong password (P1, every digit changed) is not acknowledged, and a register asked for
+    after it is not given: only the right password opens the programming mode. The right one
+    still opens it afterwards (one wrong try locks nothing)."""
+    declared = sorted(src.address for src in profile.register_facts().values())
+    if not declared:
+        pytest.skip("not applicable: the profile declares no register to read")
+    right = bench_config.meter.password
+    if not right:
+        pytest.skip("not applicable: the bench's meter is read without a password")
+    wrong = "".join(str((int(c) + 1) % 10) if c.isdigit() else "0" for c in right)
+    address = declared[0]
+    p1, r1 = optical.read_with_password(address, wrong)
+    record("answer to the wrong password", repr(p1))
+    record("wrong password acknowledged (ACK)", int(p1[:1] == b"\x06"), nominal=0)
+    record(f"register {address} given after the wrong password",
+           int(f"{address}(".encode() in r1), nominal=0)
+    record(f"register {address} read with the right password afterwards",
+           optical.read(address).value)
+
+
+NAK = b"\x15"
+
+
+@pytest.mark.clause(f"{IEC21} messages: only a valid message is answered",
+                    "IEC 62056-21:2002 6.3.1 request, 6.3.3 option select, 6.3.7 programming "
+                    "command", "IEC 62056-21:2002 6.4 block check character (NAK on a bad BCC)")
+def test_noise_and_malformed_messages(optical, profile, record):
+    """What no client should send gets no answer: bytes that start no message, requests
+    whose address breaks the grammar, a NAK or a command on the idle link, an option select
+    without its CR LF; a request right behind noise or behind a request cut short is
+    answered. A command whose BCC is wrong, inside a session, gets NAK (a repeat request)
+    and nothing else. Afterwards the meter still identifies itself."""
+    declared = sorted(src.address for src in profile.register_facts().values())
+    read = command("R1", f"{declared[0] if declared else '0.9.1'}()")
+    silent = (
+        ("idle", b"hello\x00\x7f", "bytes that start no message"),
+        ("idle", b"/?AB#!\r\n", "a request with '#' in its address"),
+        ("idle", b"/?" + b"1" * 33 + b"!\r\n", "a request with a 33-character address"),
+        ("idle", b"/" + b"x" * 45, "a '/' with no request end in 45 bytes"),
+        ("idle", NAK, "a NAK on the idle link"),
+        ("idle", read, "a register read without a sign-on"),
+        ("identification", b"\x06051\r\x00", "an option select with CR NUL for CR LF"),
+    )
+    # an answer would come within the meter's reaction time: three times the declared one
+    # and 0.3 s for the host, at most the standard's longest (1.5 s) and 0.1 s
+    wait_s = min(3 * profile.optical.reaction_ms / 1000.0 + 0.3,
+                 float(resolve_limit(REACTION_MAX, profile)) + 0.1)
+    for after, message, label in silent:
+        heard = optical.probe(message, after=after, wait_s=wait_s)
+        record(f"bytes answered to {label}", len(heard), nominal=0)
+    # a request right behind noise, or behind a request cut short, is a request: answered
+    # (the identification at 300 baud takes up to about 0.8 s on the wire)
+    for lead, label in ((b"\x00\x7fjunk", "noise"), (b"/?12", "a request cut short")):
+        heard = optical.probe(lead + request(), wait_s=wait_s + 1.0)
+        record(f"identification sent to a request right behind {label}",
+               int(heard.startswith(b"/") and heard.endswith(b"\r\n")), nominal=1)
+    spoiled = read[:-1] + bytes([read[-1] ^ 0x01])
+    heard = optical.probe(spoiled, after="session", wait_s=wait_s)
+    record("answer to a register read with a wrong BCC, in a session (NAK)", repr(heard))
+    record("a wrong BCC is answered with NAK alone", int(heard == NAK), nominal=1)
+    record("identification after all of it", optical.identify().manufacturer,
+           nominal=profile.meter.optical_manufacturer_id)

@@ -228,3 +228,26 @@ def test_line_noise_on_every_wire_is_survived(start_emulator):
     with OpticalPort(emu.optical) as port:  # still answers as the standard says
         assert port.identify().manufacturer == "EMu"
     assert emu.proc.poll() is None
+
+
+ERROR_BCC = 0x5A  # XOR of "(ERROR)" ETX
+READ_BCC = 0x5B   # XOR of "R1" STX "0.9.1()" ETX
+
+
+def test_probe_and_a_wrong_password_on_the_wire(start_emulator):
+    """The plans' probes of the optical port: the emulated meter keeps silent to what no
+    client should send, answers a request behind noise, NAKs a bad BCC in a session, and a
+    wrong password opens nothing (NAK, then (ERROR) for the read)."""
+    emu = start_emulator()
+    with OpticalPort(emu.optical) as port:
+        assert port.probe(b"hello\x00\x7f", wait_s=0.3) == b""
+        assert port.probe(b"\x15", wait_s=0.3) == b""  # a NAK on the idle link
+        assert port.probe(b"\x06051\r\x00", after="identification", wait_s=0.3) == b""
+        assert port.probe(b"xx/?12/?!\r\n", wait_s=1.2) == b"/EMu5STS-EMU-1.0.0\r\n"
+        spoiled = b"\x01R1\x020.9.1()\x03" + bytes([READ_BCC ^ 0x01])
+        assert port.probe(spoiled, after="session", wait_s=0.3) == b"\x15"
+        with pytest.raises(ValueError, match="probe after 'later': use idle"):
+            port.probe(b"", after="later")
+        p1, r1 = port.read_with_password("0.9.1", "11111111")
+        assert (p1, r1) == (b"\x15", b"\x02(ERROR)\x03" + bytes([ERROR_BCC]))
+        assert port.read("0.9.1").value  # the right password still opens it
