@@ -239,37 +239,6 @@ def test_console_closing_lines_come_from_the_record(tmp_path):
     assert said[1] == "stamps: PARTIAL, EMULATED BENCH"
 
 
-def test_a_run_of_the_plan_records_a_reference_and_u_for_every_instrument_value(tmp_path):
-    """The plans that measure with instruments, run through `rig run` on the emulated bench:
-    every numeric value measured with, or compared against, an instrument carries its
-    reference and its U in results.jsonl; none is missing."""
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parent.parent
-    plans = [str(root / "testplans" / name) for name in
-             ("test_test_tokens.py", "test_relay_credit.py")]
-    proc = subprocess.run([sys.executable, "-m", "rig", "run", "--reports",
-                           str(tmp_path / "reports"), "--progress", "off", *plans,
-                           "-k", "relay_test_code or shown_values or depletion or closes"],
-                          cwd=root, capture_output=True, text=True, timeout=600,
-                          stdin=subprocess.DEVNULL)
-    reports = tmp_path / "reports"
-    run = reports / (reports / "LATEST").read_text().strip()
-    lines = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
-    values = [x for x in lines if x["kind"] == "measurement"
-              and (x.get("source") == "instrument" or x.get("instrument"))
-              and isinstance(x.get("value"), int | float) and x.get("unit")]
-    assert len(values) >= 8, proc.stdout[-3000:]
-    missing = [x["name"] for x in values
-               if x.get("reference") is None or not (x.get("uncertainty") or {}).get("U")]
-    assert missing == []
-    compared = [x for x in values if x.get("source") in ("display", "register")]
-    assert len(compared) >= 5 and all(x["error"] is not None for x in compared)
-    assert all((x.get("instrument") or {}).get("idn") for x in values)
-    assert "overall verdict: NOT CONCLUDED (partial selection" in proc.stdout
-
-
 def test_run_facts_go_from_rig_run_to_the_record():
     """Item condition, date received, ambient conditions and the signatory: options of
     `rig run`, passed to the plugin, written to the record's report_context."""
