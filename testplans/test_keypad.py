@@ -20,6 +20,22 @@ def test_backspace_corrects_a_digit(dut, vendor, record):
     record_outcome(record, "token with a corrected digit", result, "ACCEPT")
 
 
+@pytest.mark.clause(KEYPAD + " (a token right after another)")
+def test_a_token_typed_right_after_another(dut, vendor, record):
+    """A second token begun 3 s after the first one's ENTER (well inside the entry timeout,
+    as a customer with two tokens types them) is an entry of its own: both are accepted and
+    both credits added. At 200x the plan's own reads put 20 s of bench time between most
+    entries; this one does not depend on that."""
+    first, second = vendor.credit("0.3"), vendor.credit("0.2")
+    credit = dut.credit()
+    dut.keys(first.digits + "#")
+    dut.wait(3.0)
+    record_outcome(record, "second token, 3 s after the first one's ENTER", dut.enter(second),
+                   "ACCEPT")
+    record("credit added by the two", float(dut.credit() - credit), "kWh", expected=0.5,
+           tolerance=CREDIT_EXACT, fact="credit")
+
+
 @pytest.mark.clause(KEYPAD + " (entry timeout)", "declared: tokens.entry_timeout_s")
 @pytest.mark.faults("short-entry-timeout")
 def test_half_typed_token_times_out(dut, vendor, profile, record):
