@@ -306,6 +306,12 @@ def equivalent_reason(m: Mutant, source_tree: ast.AST, profile: str = "") -> str
                         "score)")
         if _is_log_call(node):
             return "only reached in a log line (the log's text, not the meter's behaviour)"
+    target = _at(source_tree, m.path)
+    if (m.operator == "drop-statement" and isinstance(target, ast.If) and not target.orelse
+            and _fault_switch(target.test)):
+        return (f"drops a branch taken only with the emulator fault "
+                f"{_fault_switch(target.test)!r} switched on (no else): dead code for the "
+                "clean meter (the fault table checks that code, not this score)")
     return None
 
 

@@ -408,13 +408,16 @@ class OpticalPort:
             frames.append(frame)
         return frames[0], frames[1]
 
-    def probe(self, message: bytes, *, after: str = "idle", wait_s: float = 0.5) -> bytes:
+    def probe(self, message: bytes, *, after: str = "idle", wait_s: float = 0.5,
+              pause: tuple[int, float] | None = None) -> bytes:
         """Send `message` as it is and return every byte the meter sends back within
         `wait_s`: for a plan that checks how the meter takes what no client should send
-        (line noise, a malformed message, a frame with a bad BCC). `after` says where in the
-        exchange it goes: "idle" (at 300 baud on the idle link), "identification" (after a
-        sign-on, where the meter waits for an option select) or "session" (in an opened
-        programming session). The link then ends with a break (B0)."""
+        (line noise, a malformed message, a frame with a bad BCC), or how it takes a slow
+        sender (`pause` = (k, s): s seconds between the message's first k bytes and the
+        rest). `after` says where in the exchange it goes: "idle" (at 300 baud on the idle
+        link), "identification" (after a sign-on, where the meter waits for an option
+        select) or "session" (in an opened programming session). The link then ends with a
+        break (B0)."""
         if after not in ("idle", "identification", "session"):
             raise ValueError(f"probe after {after!r}: use idle, identification or session")
         if self._in_session:
@@ -425,7 +428,16 @@ class OpticalPort:
             self.open_session()
         else:
             self._set_baud("probe", 300)
-        self._send("probe", message)
+        split, pause_s = pause or (len(message), 0.0)
+        self._send("probe", message[:split])
+        if split < len(message):
+            time.sleep(pause_s)
+            try:
+                self._ser.write(message[split:])  # what the meter sent meanwhile is kept
+                self._ser.flush()
+            except _LINE_ERRORS as exc:
+                raise self._error(LineLostError, "probe", f"the line went away ({exc})") \
+                    from None
         heard = b""
         end = time.monotonic() + wait_s
         while time.monotonic() < end:

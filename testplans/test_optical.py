@@ -132,9 +132,10 @@ NAK = b"\x15"
 def test_noise_and_malformed_messages(optical, profile, record):
     """What no client should send gets no answer: bytes that start no message, requests
     whose address breaks the grammar, a NAK or a command on the idle link, an option select
-    without its CR LF; a request right behind noise or behind a request cut short is
-    answered. A command whose BCC is wrong, inside a session, gets NAK (a repeat request)
-    and nothing else. Afterwards the meter still identifies itself."""
+    without its CR LF; a request right behind noise or behind a request cut short, or with a
+    pause inside the inter-character time the standard allows, is answered. A command whose
+    BCC is wrong, inside a session, gets NAK (a repeat request) and nothing else. Afterwards
+    the meter still identifies itself."""
     declared = sorted(src.address for src in profile.register_facts().values())
     read = command("R1", f"{declared[0] if declared else '0.9.1'}()")
     silent = (
@@ -159,6 +160,11 @@ def test_noise_and_malformed_messages(optical, profile, record):
         heard = optical.probe(lead + request(), wait_s=wait_s + 1.0)
         record(f"identification sent to a request right behind {label}",
                int(heard.startswith(b"/") and heard.endswith(b"\r\n")), nominal=1)
+    # IEC 62056-21 lets a sender pause up to ta = 1.5 s between two characters: a request
+    # with a 1.2 s pause inside it is still a request
+    heard = optical.probe(request(), wait_s=wait_s + 1.0, pause=(2, 1.2))
+    record("identification sent to a request with a 1.2 s pause after its '/?'",
+           int(heard.startswith(b"/") and heard.endswith(b"\r\n")), nominal=1)
     spoiled = read[:-1] + bytes([read[-1] ^ 0x01])
     heard = optical.probe(spoiled, after="session", wait_s=wait_s)
     record("answer to a register read with a wrong BCC, in a session (NAK)", repr(heard))

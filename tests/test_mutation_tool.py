@@ -82,6 +82,13 @@ def test_equivalence_names_logging_and_fault_only_code_only(mutation):
     fault_test = next(r for (f, st, op, b), r in reasons.items()
                       if b == "'lenient' in self.faults" and op == "flip-compare")
     assert fault_test is None  # switching the fault on in the clean meter is a real change
+    fault_branch = next(r for (f, st, op, b), r in reasons.items()
+                        if st.startswith("if 'lenient' in self.faults") and op == "drop-statement")
+    assert fault_branch and "drops a branch taken only with the emulator fault 'lenient'" \
+        in fault_branch
+    judged_branch = next(r for (f, st, op, b), r in reasons.items()
+                         if st.startswith("if n > LIMIT") and op == "drop-statement")
+    assert judged_branch is None  # its test is no fault switch, and it has an else
     judged = [r for (f, st, op, b), r in reasons.items()
               if st.startswith("if n > LIMIT") and not st.startswith("log")]
     assert judged and not any(judged)
