@@ -307,6 +307,8 @@ def equivalent_reason(m: Mutant, source_tree: ast.AST, profile: str = "") -> str
         if _is_log_call(node):
             return "only reached in a log line (the log's text, not the meter's behaviour)"
     target = _at(source_tree, m.path)
+    if isinstance(target, ast.Expr) and _is_log_call(target.value):
+        return "drops a log line (the log's text, not the meter's behaviour)"
     if (m.operator == "drop-statement" and isinstance(target, ast.If) and not target.orelse
             and _fault_switch(target.test)):
         return (f"drops a branch taken only with the emulator fault "

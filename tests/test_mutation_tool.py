@@ -89,6 +89,9 @@ def test_equivalence_names_logging_and_fault_only_code_only(mutation):
     judged_branch = next(r for (f, st, op, b), r in reasons.items()
                          if st.startswith("if n > LIMIT") and op == "drop-statement")
     assert judged_branch is None  # its test is no fault switch, and it has an else
+    log_drop = next(r for (f, st, op, b), r in reasons.items()
+                    if st.startswith("log.debug") and op == "drop-statement")
+    assert log_drop == "drops a log line (the log's text, not the meter's behaviour)"
     judged = [r for (f, st, op, b), r in reasons.items()
               if st.startswith("if n > LIMIT") and not st.startswith("log")]
     assert judged and not any(judged)
