@@ -10,7 +10,8 @@ Run by hand, not in CI (a mutant costs a whole plan run):
     nice -n 10 .venv/bin/python benchmarks/mutation.py --rerun /tmp/mutation/X.json \
         --no-coverage -- -k test_protocol_rules # its survivors against new tests
     nice -n 10 .venv/bin/python benchmarks/mutation.py --relabel /tmp/mutation/X.json \
-        --write-md                              # today's equivalence rules, the summary
+        [--merge /tmp/mutation/Y.json] --write-md   # today's equivalence rules (and the
+                                                # kills of a --rerun of X), the summary
 
 The faults of `rig emulate --list-faults` were each written beside the test that catches them,
 so catching them proves little. Here the mistakes are made by a small AST mutator nobody steers:
@@ -558,7 +559,11 @@ def markdown(meta: dict, mutants: list[Mutant], profiles: list[str]) -> str:
              "kills may be flukes (each names its test in the JSON).",
              f"Mutants judged: {made} of the {meta['sample']} drawn (those not reached before "
              f"--stop-at {meta.get('stop_at')} are left out of the table; "
-             f"order: {order}).",
+             f"order: {order})."
+             + (f" Relabelled {meta['relabelled']} with the equivalence rules of then."
+                if meta.get("relabelled") else "")
+             + (f" Rerun: {meta['rerun']}; each such kill says so in the JSON."
+                if meta.get("rerun") else ""),
              "", format_table(rows), "", "## Survivors and not covered", ""]
     for m in mutants:
         outs = {p: m.outcomes.get(p, {}).get("outcome") for p in profiles}
@@ -601,6 +606,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--relabel", type=Path, metavar="JSON",
                    help="apply the equivalence rules of today to an earlier JSON's survivors "
                         "(nothing is run), print its table and save it beside")
+    p.add_argument("--merge", type=Path, metavar="JSON",
+                   help="with --relabel: take the kills of a --rerun JSON (its survivors run "
+                        "again against new tests) into the relabelled run")
     p.add_argument("--list", action="store_true", help="list the sample and stop")
     p.add_argument("--show", metavar="ID", help="print the mutated function of one mutant")
     p.add_argument("--stop-at", metavar="HH:MM",
@@ -748,6 +756,10 @@ def relabel(args: argparse.Namespace, population: list[Mutant],
             if why and outcome["outcome"] in {"survived", "uncovered"}:
                 outcome.update(outcome="equivalent", detail=why)
         mutants.append(m)
+    if args.merge:
+        merged = merge_rerun(mutants, json.loads(args.merge.read_text()))
+        record["meta"]["rerun"] = (f"the survivors run again against the plans of a later "
+                                   f"tree ({args.merge.name}): {merged} killed")
     profiles = record["meta"]["profiles"]
     record["table"] = table(judged(mutants, profiles, record["meta"]), profiles)
     record["mutants"] = [{k: v for k, v in asdict(m).items() if k != "path"} for m in mutants]
@@ -761,6 +773,24 @@ def relabel(args: argparse.Namespace, population: list[Mutant],
             markdown(record["meta"], mutants, profiles))
         print("summary: benchmarks/mutation_results.md")
     return 0
+
+
+def merge_rerun(mutants: list[Mutant], rerun: dict) -> int:
+    """Survivors that a `--rerun` (the same mutant, found by content, against new plan
+    tests) killed become killed, their detail saying so; nothing else changes. The number
+    of runs turned."""
+    kills = {_key(Mutant(**x)): x["outcomes"] for x in rerun["mutants"]}
+    turned = 0
+    for m in mutants:
+        again = kills.get(_key(m), {})
+        for profile, outcome in m.outcomes.items():
+            later = again.get(profile, {})
+            if outcome["outcome"] == "survived" and later.get("outcome") in ("killed",
+                                                                              "timeout"):
+                outcome.update(outcome=later["outcome"], rerun=True,
+                               detail="on the rerun, by a new test: " + later["detail"])
+                turned += 1
+    return turned
 
 
 def _stop_time(text: str | None) -> float | None:

@@ -122,3 +122,25 @@ def test_every_equivalence_rule_still_names_a_mutant_of_the_code(mutation):
     finally:
         mutation.EQUIVALENT[:] = kept
     assert stale == []
+
+
+def test_a_rerun_turns_only_its_kills(mutation):
+    """--merge: a survivor the rerun killed becomes killed, saying so; a survivor it did not
+    kill, and every other outcome, stays as it was."""
+    def mutant(before, outcomes):
+        return mutation.Mutant(id=f"m.py:1:constant:{before}", file="m.py", line=1,
+                               operator="constant", before=before, after="0", function="f",
+                               statement=f"x = {before}", outcomes=outcomes)
+
+    main = [mutant("1", {"a": {"outcome": "survived"}, "b": {"outcome": "survived"}}),
+            mutant("2", {"a": {"outcome": "survived"}, "b": {"outcome": "uncovered"}})]
+    rerun = {"mutants": [
+        {**vars(mutant("1", {"a": {"outcome": "killed", "detail": "test_x (call)"},
+                             "b": {"outcome": "survived", "detail": ""}})), "path": ()},
+        {**vars(mutant("2", {"a": {"outcome": "survived", "detail": ""},
+                             "b": {"outcome": "killed", "detail": "test_y"}})), "path": ()}]}
+    assert mutation.merge_rerun(main, rerun) == 1
+    assert main[0].outcomes["a"] == {"outcome": "killed", "rerun": True,
+                                     "detail": "on the rerun, by a new test: test_x (call)"}
+    assert main[0].outcomes["b"] == {"outcome": "survived"}
+    assert main[1].outcomes == {"a": {"outcome": "survived"}, "b": {"outcome": "uncovered"}}
