@@ -182,6 +182,9 @@ def test_lockout_after_invalid_tokens(dut, vendor, profile, record):
     dut.wait(clock.until - dut.now() + 2 * EDGE_S)  # the lock-out must end by itself
     record_outcome(record, "valid token once the lock-out ran out", dut.enter(vendor.credit("0.1")),
                    "ACCEPT")
+    if dut.offers("lockout_refusals"):  # read, where offered: no race with the clock
+        record("refusal count after a credit token was accepted (not a power cycle)",
+               dut.fact("lockout_refusals"), nominal=0.0, fact="lockout_refusals")
     if lock.threshold > 1:
         # that credit token cleared the count (not a power cycle): one refusal now is refusal
         # 1 of a fresh count, which locks nothing, so a valid token right after it is taken
