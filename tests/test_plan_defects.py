@@ -208,7 +208,13 @@ def test_an_unusable_optical_port_is_found_once_and_no_test_waits_on_it(tmp_path
                         if name.startswith("identification reaction"))
         assert reaction["verdict"] == "FAIL" and reaction["value"] > 1.5, reaction
     skipped = [t for t in tests.values() if t["outcome"] == "skipped"]
-    assert len(skipped) >= len(tests) - 3, sorted(tests)
+    # only the plan tests that take the optical port itself (not the meter through `dut`)
+    # run against it; every test that drives the meter skips
+    ran = {name for name, t in tests.items() if t["outcome"] != "skipped"}
+    assert ran <= {"test_identification", "test_readout_bcc_and_registers",
+                   "test_nak_repeats_the_last_answer", "test_a_wrong_password_opens_nothing",
+                   "test_noise_and_malformed_messages"}, sorted(ran)
+    assert len(skipped) >= len(tests) - 5, sorted(tests)
     assert all("optical port" in t["reason"] and "only the tests that judge the optical link"
                in t["reason"] for t in skipped), {t["reason"] for t in skipped}
     assert took < 600, f"the plan took {took:.0f} s"
