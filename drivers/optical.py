@@ -186,8 +186,13 @@ class OpticalPort:
         """Write one message, after dropping whatever is waiting unread: a late answer to an
         earlier message must never be taken for the answer to this one."""
         log.debug("optical <- %r", data)
+        self._write(step, data, drop=True)
+
+    def _write(self, step: str, data: bytes, *, drop: bool = False) -> None:
+        """Put `data` on the line (after dropping what is unread, when `drop`)."""
         try:
-            drop_unread(self._ser)
+            if drop:
+                drop_unread(self._ser)
             self._ser.write(data)
             self._ser.flush()
         except _LINE_ERRORS as exc:
@@ -336,12 +341,7 @@ class OpticalPort:
 
     def open_session(self) -> None:
         """Sign on in programming mode and send the password."""
-        ident = self._sign_on()
-        self._select(ident, "1")
-        step = "password operand (P0)"
-        operand = self._read_until(step, self._block, MESSAGE_MAX, "ETX+BCC")
-        if operand[:1] != b"\x01":
-            raise self._error(OpticalError, step, "expected SOH P0", operand)
+        self._to_password_operand()
         if self.password is not None:
             step = "password (P1)"
             self._send(step, command("P1", f"({self.password})"))
@@ -349,6 +349,16 @@ class OpticalPort:
             if answer[:1] != bytes([ACK]):
                 raise self._error(OpticalError, step, "the meter refused the password", answer)
         self._in_session = True
+
+    def _to_password_operand(self) -> None:
+        """Sign on, select the programming mode and read the meter's P0 operand: the meter
+        then waits for a password."""
+        ident = self._sign_on()
+        self._select(ident, "1")
+        step = "password operand (P0)"
+        operand = self._read_until(step, self._block, MESSAGE_MAX, "ETX+BCC")
+        if operand[:1] != b"\x01":
+            raise self._error(OpticalError, step, "expected SOH P0", operand)
 
     def read(self, obis: str) -> Register:
         """Read one register in the programming session (opened or re-opened as needed)."""
@@ -432,12 +442,7 @@ class OpticalPort:
         self._send("probe", message[:split])
         if split < len(message):
             time.sleep(pause_s)
-            try:
-                self._ser.write(message[split:])  # what the meter sent meanwhile is kept
-                self._ser.flush()
-            except _LINE_ERRORS as exc:
-                raise self._error(LineLostError, "probe", f"the line went away ({exc})") \
-                    from None
+            self._write("probe", message[split:])  # what the meter sent meanwhile is kept
         heard = b""
         end = time.monotonic() + wait_s
         while time.monotonic() < end:
@@ -458,18 +463,16 @@ class OpticalPort:
         link ends with a break (B0) whatever came back."""
         if self._in_session:
             self._break()
-        ident = self._sign_on()
-        self._select(ident, "1")
-        self._read_until("password operand (P0)", self._block, MESSAGE_MAX, "ETX+BCC")
+        self._to_password_operand()
         answers = []
         for step, message in (("password (P1)", command("P1", f"({password})")),
                               (f"read {obis}", command("R1", f"{obis}()"))):
             self._send(step, message)
             try:
                 answers.append(self._read_until(step, self._block, MESSAGE_MAX, "ETX+BCC"))
+            except LineLostError:
+                raise
             except NoAnswerError as exc:
-                if isinstance(exc, LineLostError):
-                    raise
                 answers.append(exc.received)
         self._break()
         return answers[0], answers[1]
