@@ -419,15 +419,16 @@ class OpticalPort:
         return frames[0], frames[1]
 
     def probe(self, message: bytes, *, after: str = "idle", wait_s: float = 0.5,
-              pause: tuple[int, float] | None = None) -> bytes:
+              pause: tuple[int, float] | None = None, until: bytes = b"") -> bytes:
         """Send `message` as it is and return every byte the meter sends back within
         `wait_s`: for a plan that checks how the meter takes what no client should send
         (line noise, a malformed message, a frame with a bad BCC), or how it takes a slow
         sender (`pause` = (k, s): s seconds between the message's first k bytes and the
         rest). `after` says where in the exchange it goes: "idle" (at 300 baud on the idle
         link), "identification" (after a sign-on, where the meter waits for an option
-        select) or "session" (in an opened programming session). The link then ends with a
-        break (B0)."""
+        select) or "session" (in an opened programming session). With `until`, the wait
+        ends as soon as what was heard ends with it (an answer that must come: its end). The
+        link then ends with a break (B0)."""
         if after not in ("idle", "identification", "session"):
             raise ValueError(f"probe after {after!r}: use idle, identification or session")
         if self._in_session:
@@ -445,7 +446,7 @@ class OpticalPort:
             self._write("probe", message[split:])  # what the meter sent meanwhile is kept
         heard = b""
         end = time.monotonic() + wait_s
-        while time.monotonic() < end:
+        while time.monotonic() < end and not (until and heard.endswith(until)):
             try:
                 heard += self._ser.read(max(1, self._ser.in_waiting))
             except _LINE_ERRORS as exc:

@@ -18,6 +18,23 @@ def credited(dut, token):
     return result, dut.credit() - before
 
 
+@pytest.mark.clause("IEC 62055-31:2022 supply control switch: interrupt when credit is "
+                    "exhausted", "declared: relay.disconnect_credit_kwh")
+def test_no_supply_without_credit_as_found(dut, profile, record):
+    """The plan's first test sees the meter as the run found it, before any token: with no
+    credit above the declared disconnect level its relay must be open, whatever it did at
+    power-up (a meter that closes its relay at start-up until the first token is entered
+    gives free energy). A meter found with credit has nothing to show here."""
+    credit = float(dut.credit())
+    level = float(profile.relay.disconnect_credit_kwh)
+    if credit > level:
+        not_applicable(f"the meter was found with {credit:g} kWh of credit, above the "
+                       f"declared disconnect level {level:g} kWh: it may supply")
+    record("credit as found", credit, "kWh", high=level, fact="credit")
+    record("relay open with no credit, as found", int(not dut.relay_closed()), nominal=1,
+           fact="relay_closed")
+
+
 @pytest.mark.clause(ACCEPT, "IEC 62055-41:2014 6.3.6.2 TransferAmount rounding",
                     "SPLN D3.009-1:2010 token entry (BENAR)")
 @pytest.mark.faults("credit-rounding")

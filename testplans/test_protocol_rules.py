@@ -129,7 +129,8 @@ def test_display_shows_the_digits_as_they_are_typed(dut, vendor, profile, record
     """While a token is typed the display shows the digits typed so far (the last ones
     where the display is narrower), and a backspace takes the last one off. Each display
     read must end inside the entry timeout from the key before it (on the injector's clock):
-    a read that ends later may show the credit of a dropped entry, and is tried again."""
+    a read that ends later may show the credit of a dropped entry, and is tried again (after
+    four such tries the test does not conclude: the bench, not the meter, was too slow)."""
     if not dut.offers("display_text"):
         dut.fact("display_text")  # skips, naming the fact
     timeout_s = float(profile.tokens.entry_timeout_s)
@@ -154,5 +155,8 @@ def test_display_shows_the_digits_as_they_are_typed(dut, vendor, profile, record
             break
         record(f"attempt {attempt}: a read ended {late:.1f} s after its key, past the "
                f"{timeout_s:g} s entry timeout (not judged)", typing + " / " + left)
-    record("display read inside the entry timeout", int(judged), nominal=1)
+    if not judged:  # the bench could not look in time: nothing is known of the meter
+        pytest.skip(f"not concluded: no display read of 4 ended inside the {timeout_s:g} s "
+                    "entry timeout on this bench (its camera is too slow at this clock "
+                    "speed); the meter was not judged")
 

@@ -147,6 +147,20 @@ def test_source_exchange_and_safe_state():
     inst.finish()
 
 
+def test_the_instrument_link_sends_each_command_at_once():
+    """Nagle's algorithm is off on the instrument's TCP socket: with it on, the SYST:ERR?
+    after each setting waited for the instrument's delayed ACK (40 ms on Linux), about
+    15 s of a plan run. pyvisa-py keeps VI_ATTR_TCPIP_NODELAY without applying it, so the
+    driver sets the socket itself."""
+    inst = ScriptedScpi([("*IDN?", "ACME,AC1,1,1.0"), ("OUTP OFF", None), NOERR,
+                         ("*RST", None)])
+    with AcSource(inst.resource) as source:
+        res = source._res
+        sock = res.visalib.sessions[res.session].interface
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    inst.finish()
+
+
 def test_chroma_source_uses_its_own_commands():
     from drivers.instruments import Chroma61500
 

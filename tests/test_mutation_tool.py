@@ -144,3 +144,52 @@ def test_a_rerun_turns_only_its_kills(mutation):
                                      "detail": "on the rerun, by a new test: test_x (call)"}
     assert main[0].outcomes["b"] == {"outcome": "survived"}
     assert main[1].outcomes == {"a": {"outcome": "survived"}, "b": {"outcome": "uncovered"}}
+
+
+def test_a_resumed_run_fills_in_only_what_was_left_out(mutation):
+    """--merge of a --resume run: a profile the stopped run never judged takes the resumed
+    outcome (saying so); an outcome already judged is not overwritten by it."""
+    def mutant(before, outcomes):
+        return mutation.Mutant(id=f"m.py:1:constant:{before}", file="m.py", line=1,
+                               operator="constant", before=before, after="0", function="f",
+                               statement=f"x = {before}", outcomes=outcomes)
+
+    main = [mutant("1", {}), mutant("2", {"a": {"outcome": "killed", "detail": "t"}})]
+    resumed = {"mutants": [
+        {**vars(mutant("1", {"a": {"outcome": "survived", "detail": ""},
+                             "b": {"outcome": "killed", "detail": "test_z (call)"}})),
+         "path": ()},
+        {**vars(mutant("2", {"a": {"outcome": "survived", "detail": ""},
+                             "b": {"outcome": "equivalent", "detail": "why"}})), "path": ()}]}
+    assert mutation.merge_rerun(main, resumed) == 3
+    assert main[0].outcomes == {"a": {"outcome": "survived", "detail": "", "resumed": True},
+                                "b": {"outcome": "killed", "detail": "test_z (call)",
+                                      "resumed": True}}
+    assert main[1].outcomes == {"a": {"outcome": "killed", "detail": "t"},
+                                "b": {"outcome": "equivalent", "detail": "why",
+                                      "resumed": True}}
+
+
+def test_a_rule_tells_two_equal_constants_apart_and_leaves_out_what_it_must(mutation):
+    """`parent` picks one of two equal constants of a line by the expression around it;
+    `not_statement` keeps a statement out of a rule that takes the rest of a function."""
+    source = "def f(a, b):\n    x = a == 0 and b != 0\n    y = 1\n    for i in range(8):\n" \
+             "        y += i\n    return x, y\n"
+    tree = ast.parse(source)
+    mutants = mutation.enumerate_mutants("m.py", source)
+    zeros = [m for m in mutants if m.before == "0" and m.after == "-1"]
+    assert len(zeros) == 2
+    kept = list(mutation.EQUIVALENT)
+    try:
+        mutation.EQUIVALENT[:] = [{"file": "m.py", "function": "f", "parent": "b != 0",
+                                   "after": "-1", "reason": "second zero"}]
+        assert [mutation.equivalent_reason(m, tree) for m in zeros] == [None, "second zero"]
+        mutation.EQUIVALENT[:] = [{"file": "m.py", "function": "f", "reason": "rest",
+                                   "not_statement": ["for i in range(8)"],
+                                   "operators": ["constant+1"]}]
+        judged = {m.statement.split(":")[0]: mutation.equivalent_reason(m, tree)
+                  for m in mutants if m.operator == "constant+1"}
+        assert judged["for i in range(8)"] is None
+        assert judged["y = 1"] == "rest"
+    finally:
+        mutation.EQUIVALENT[:] = kept

@@ -10,12 +10,15 @@ answers are checked for their form (numbers, booleans, *IDN?) before they are us
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import pyvisa
+from pyvisa import constants
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
@@ -53,6 +56,24 @@ def _shown(received: bytes) -> str:
         return repr(received)
     return f"{received[:80]!r} ... {received[-40:]!r}"
 
+
+
+def send_at_once(res: Any) -> None:
+    """Switch Nagle's algorithm off on a TCP/IP instrument link: with it on, a command that
+    follows one with no answer (SOUR:VOLT, then SYST:ERR?) waits for the instrument's
+    delayed ACK, 40 ms on Linux, for every checked setting. VISA's VI_ATTR_TCPIP_NODELAY
+    asks for it; pyvisa-py's SOCKET sessions keep that attribute without applying it, so
+    their socket is set directly."""
+    if not str(getattr(res, "resource_name", "")).upper().startswith("TCPIP"):
+        return
+    session = getattr(getattr(res, "visalib", None), "sessions", {}).get(res.session)
+    sock = getattr(session, "interface", None)
+    if isinstance(sock, socket.socket):  # pyvisa-py
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return
+    with contextlib.suppress(VisaIOError):  # a VISA library that does not offer it
+        res.set_visa_attribute(constants.ResourceAttribute.tcpip_nodelay, constants.VI_TRUE)
 
 class scpi_property:
     """A settable/readable instrument value with its unit and range."""
@@ -132,6 +153,7 @@ class ScpiInstrument:
                                                write_termination="\n", timeout=timeout_ms)
         except (VisaIOError, OSError, ValueError) as exc:
             raise InstrumentError(f"{self.role} {resource}: cannot open ({exc})") from None
+        send_at_once(self._res)
         try:
             self.idn = self.query("*IDN?")
             self.identity: Identity = self._checked("*IDN?", self.parse_identity, self.idn)

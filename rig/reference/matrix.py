@@ -123,8 +123,10 @@ ROWS: tuple[Row, ...] = (
     Row("clear credit (all registers)", "clear_credit_all", "ACCEPT",
         {**ACCEPTED, "credit": CLEARED, "relay": OPENED, "low-credit alarm": FOLLOWS},
         (CREDITED,), CL2 + " ClearCredit"),
-    Row("clear credit of register 8 (RANGE), class 2 subclass 11 (FUNCTION)",
-        "clear_credit_range+class2_reserved", "RANGE_ERROR+FUNCTION_ERROR", GROUP,
+    Row("clear credit of register 8, 0x8000, 0xFFFE (RANGE), class 2 subclass 11 "
+        "(FUNCTION)",
+        "clear_credit_range+clear_credit_top+clear_credit_below_all+class2_reserved",
+        "RANGE_ERROR+RANGE_ERROR+RANGE_ERROR+FUNCTION_ERROR", GROUP,
         (CREDITED,), CL2),
     Row("clear tamper", "clear_tamper", "ACCEPT", {**ACCEPTED, "tamper latch": CLEARED},
         (TAMPERED, CREDITED), CL2 + " ClearTamperCondition"),

@@ -366,6 +366,17 @@ class Walker:
     def act_clear_credit_range(self) -> Step:
         return self.token(self.current.clear_credit(8).digits, "clear credit register 8")
 
+    def act_clear_credit_top(self) -> Step:
+        """The field's top bit set (0x8000): a meter reading the 16-bit register one bit
+        off takes it for register 0 or 1."""
+        return self.token(self.current.clear_credit(0x8000).digits,
+                          "clear credit register 0x8000")
+
+    def act_clear_credit_below_all(self) -> Step:
+        """0xFFFE, one below 'all registers' (0xFFFF)."""
+        return self.token(self.current.clear_credit(0xFFFE).digits,
+                          "clear credit register 0xFFFE")
+
     def act_clear_tamper(self) -> Step:
         return self.token(self.current.clear_tamper().digits, "clear tamper")
 
