@@ -69,6 +69,9 @@ class MeterUnderTest:
         self.host_slack_s = 0.25 * self.speed
         # the entry counter read before the first key of an entry still being typed
         self._entry_count_at_start: Any = None
+        # the entry counter as the last judged entry left it (None: not known): no ENTER
+        # has been typed since, so the next entry need not read it again first
+        self._entry_count_known: Any = None
 
     # --- facts ----------------------------------------------------------------------------
 
@@ -161,20 +164,29 @@ class MeterUnderTest:
         would outlast the meter's entry timeout and drop the token."""
         if (self._entry_count_at_start is None and "#" not in keys
                 and self.offers("entry_count")):
-            self._entry_count_at_start = self.fact("entry_count")
+            self._entry_count_at_start = self.entry_count_before()
         try:
             return self.bench.keypad.type_keys(keys, press_ms or self.press_ms,
                                                gap_ms or self.gap_ms)
         finally:
             if "#" in keys:
                 self._entry_count_at_start = None
+                self._entry_count_known = None  # an ENTER moved it: known again once read
 
     def entry_count_before(self) -> Any:
         """The entry counter as it was before this entry's first key: noted by `keys` when
-        the entry was begun without its ENTER, else read now (before any key is typed)."""
+        the entry was begun without its ENTER, else as the last judged entry left it (no
+        ENTER since), else read now (before any key is typed)."""
         if self._entry_count_at_start is not None:
             return self._entry_count_at_start
+        if self._entry_count_known is not None:
+            return self._entry_count_known
         return self.fact("entry_count")
+
+    def entry_count_seen(self, count: Any) -> None:
+        """The entry counter read after an entry's ENTER (its result is then in): the next
+        entry starts from it unless a key with ENTER or the supply moves in between."""
+        self._entry_count_known = count
 
     def entry(self, keys: str, press_ms: float | None = None, gap_ms: float | None = None,
               *, code: bool = False) -> EntryResult:
@@ -190,6 +202,7 @@ class MeterUnderTest:
 
     def supply(self, on: bool) -> None:
         self._entry_count_at_start = None  # a half-typed entry does not survive this
+        self._entry_count_known = None  # nor, on some meters, the count
         source = self.bench.instrument("source")
         if on:
             source.voltage = self.profile.ratings.voltage_v

@@ -50,10 +50,16 @@ class RegisterFact(ReaderBase):
         before = meter.entry_count_before() if counted else None
         _, t_enter = meter.keys(keys, press_ms, gap_ms)
         if counted:
-            moved = meter.wait_until(lambda: meter.fact("entry_count") != before, 60.0, 0.2)
-            if not moved:
+            seen: list[Any] = []
+
+            def moved_on() -> bool:
+                seen.append(meter.fact("entry_count"))
+                return seen[-1] != before
+
+            if not meter.wait_until(moved_on, 60.0, 0.2):
                 return EntryResult("NO_RESULT", meter.display_now(), t_enter, messages, code,
                                    how, self.kind)
+            meter.entry_count_seen(seen[-1])
         else:
             meter.wait(1.0)
         return EntryResult(meter.fact("entry_result"), meter.display_now(), t_enter, messages,
