@@ -57,7 +57,6 @@ def _shown(received: bytes) -> str:
     return f"{received[:80]!r} ... {received[-40:]!r}"
 
 
-
 def send_at_once(res: Any) -> None:
     """Switch Nagle's algorithm off on a TCP/IP instrument link: with it on, a command that
     follows one with no answer (SOUR:VOLT, then SYST:ERR?) waits for the instrument's
@@ -74,6 +73,7 @@ def send_at_once(res: Any) -> None:
         return
     with contextlib.suppress(VisaIOError):  # a VISA library that does not offer it
         res.set_visa_attribute(constants.ResourceAttribute.tcpip_nodelay, constants.VI_TRUE)
+
 
 class scpi_property:
     """A settable/readable instrument value with its unit and range."""
