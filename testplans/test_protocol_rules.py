@@ -128,9 +128,10 @@ def test_entry_lengths_at_both_ends_of_the_code_range(dut, vendor, profile, reco
 def test_display_shows_the_digits_as_they_are_typed(dut, vendor, profile, record):
     """While a token is typed the display shows the digits typed so far (the last ones
     where the display is narrower), and a backspace takes the last one off. Each display
-    read must end inside the entry timeout from the key before it (on the injector's clock):
-    a read that ends later may show the credit of a dropped entry, and is tried again (after
-    four such tries the test does not conclude: the bench, not the meter, was too slow)."""
+    read must end inside the entry timeout from the key before it, and the digits must span
+    less than it (on the injector's clock): a read that ends later, or a gap the timeout
+    ended, may show a dropped entry, and is tried again (after four such tries the test does
+    not conclude: the bench, not the meter, was too slow)."""
     if not dut.offers("display_text"):
         dut.fact("display_text")  # skips, naming the fact
     timeout_s = float(profile.tokens.entry_timeout_s)
@@ -138,11 +139,13 @@ def test_display_shows_the_digits_as_they_are_typed(dut, vendor, profile, record
     judged = False
     for attempt in range(1, 5):
         try:
-            _, t_key = dut.keys(digits)
+            t_first, t_key = dut.keys(digits)
             typing = str(dut.display_now()).replace(" ", "")
             t_bs, _ = dut.keys("<")
             left = str(dut.display_now()).replace(" ", "")
-            late = max(t_bs - t_key, dut.now() - t_bs)
+            # the digits' own span too: an injector that woke late between two digits (a
+            # loaded host at 200x) leaves a gap the meter's entry timeout may have ended
+            late = max(t_key - t_first, t_bs - t_key, dut.now() - t_bs)
         finally:
             dut.keys("<" * 12)
         if late < timeout_s:
@@ -153,10 +156,10 @@ def test_display_shows_the_digits_as_they_are_typed(dut, vendor, profile, record
                    fact="display_text")
             judged = True
             break
-        record(f"attempt {attempt}: a read ended {late:.1f} s after its key, past the "
-               f"{timeout_s:g} s entry timeout (not judged)", typing + " / " + left)
+        record(f"attempt {attempt}: {late:.1f} s between two keys or a key and a read, past "
+               f"the {timeout_s:g} s entry timeout (not judged)", typing + " / " + left)
     if not judged:  # the bench could not look in time: nothing is known of the meter
-        pytest.skip(f"not concluded: no display read of 4 ended inside the {timeout_s:g} s "
-                    "entry timeout on this bench (its camera is too slow at this clock "
-                    "speed); the meter was not judged")
+        pytest.skip(f"not concluded: none of 4 tries kept its keys and reads inside the "
+                    f"{timeout_s:g} s entry timeout on this bench (its camera or injector is "
+                    "too slow at this clock speed); the meter was not judged")
 
