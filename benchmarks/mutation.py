@@ -58,7 +58,7 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from queue import Empty, Queue
@@ -647,19 +647,12 @@ def main(argv: list[str] | None = None) -> int:
     by_id = {m.id: m for m in population}
     if args.relabel:
         return relabel(args, population, trees)
-    if args.rerun:  # found again by content: the ids move when a file is edited
-        old = json.loads(args.rerun.read_text())
-        by_key = {_key(m): m.id for m in population}
-        for x in old["mutants"]:
-            if any(o.get("outcome") == "survived" for o in x["outcomes"].values()):
-                args.only.append(by_key.get(_key(Mutant(**x)), x["id"]))
+    if args.rerun:  # its survivors
+        args.only += ids_again(args.rerun, population, lambda x, profiles: any(
+            o.get("outcome") == "survived" for o in x["outcomes"].values()))
     if args.resume:  # the same sample, the runs a --stop-at left out
-        old = json.loads(args.resume.read_text())
-        by_key = {_key(m): m.id for m in population}
-        wanted = old["meta"]["profiles"]
-        for x in old["mutants"]:
-            if any(p not in x["outcomes"] for p in wanted):
-                args.only.append(by_key.get(_key(Mutant(**x)), x["id"]))
+        args.only += ids_again(args.resume, population, lambda x, profiles: any(
+            p not in x["outcomes"] for p in profiles))
     if args.only:
         missing = [i for i in args.only if i not in by_id]
         if missing:
@@ -762,6 +755,16 @@ def main(argv: list[str] | None = None) -> int:
             markdown(meta, sample, profiles))
         print("summary: benchmarks/mutation_results.md")
     return 0
+
+
+def ids_again(path: Path, population: list[Mutant],
+              wanted: Callable[[dict, list[str]], bool]) -> list[str]:
+    """Today's ids of the mutants of an earlier JSON that `wanted(mutant, its profiles)`
+    picks, found again by content: the ids move when a file is edited."""
+    old = json.loads(path.read_text())
+    by_key = {_key(m): m.id for m in population}
+    return [by_key.get(_key(Mutant(**x)), x["id"]) for x in old["mutants"]
+            if wanted(x, old["meta"]["profiles"])]
 
 
 def relabel(args: argparse.Namespace, population: list[Mutant],
