@@ -263,6 +263,43 @@ class OpticalPort:
         self._break()
         return ident
 
+    def reaction_time(self) -> float:
+        """The meter's reaction time tr to a sign-on (IEC 62056-21 6.3.14) as the host sees
+        it: from the request written out to the identification's first character ('/')
+        received, less that character's own time on the line at 300 baud. Host and adapter
+        latency only lengthen it, so it can judge tr's lower limit (no answer before
+        200 ms, or 20 ms with a lower-case third letter) without failing a compliant meter;
+        the upper limit is judged on the whole exchange (`identify`)."""
+        if self._in_session:
+            self._break()
+        self._set_baud("reaction time", 300)
+        message = request(self.address)
+        before = time.monotonic()
+        self._send("reaction time", message)
+        after = time.monotonic()
+        # a write that took less than the request's own wire time never reached a wire (a
+        # pseudo-terminal): the meter may have had it at once, so the clock starts before it
+        sent = last = before if after - before < wire_time(len(message), 300) / 2 else after
+        heard = b""
+        while True:  # a late byte of an earlier answer is not the start of this one
+            try:
+                byte = self._ser.read(1)
+            except _LINE_ERRORS as exc:
+                raise self._error(LineLostError, "reaction time",
+                                  f"the line went away ({exc})", heard) from None
+            now = time.monotonic()
+            if byte == b"/":
+                break
+            if byte:
+                heard, last = heard + byte, now
+            elif now - last > self.timeout:
+                raise self._error(NoAnswerError, "reaction time",
+                                  f"no identification within {self.timeout:.1f} s", heard)
+        self._read_until("reaction time", lambda buf: self._ident_line(b"/" + buf),
+                         IDENT_MAX, "CR LF")
+        self._break()
+        return now - sent - wire_time(1, 300)
+
     def _sign_on(self) -> Identification:
         last: OpticalError | None = None
         for attempt in range(self.retries + 1):

@@ -43,3 +43,23 @@ def test_token_typed_across_power_loss(dut, vendor, record):
     record("credit untouched", float(dut.credit() - credit), "kWh",
            expected=0.0, tolerance=CREDIT_EXACT, fact="credit")
     record_outcome(record, "the whole token afterwards", dut.enter(token), "ACCEPT")
+
+
+@pytest.mark.clause(NV + " (a supply at 2 % of rated)",
+                    "EN 50160 supply interruption: below 5 % of the reference voltage")
+def test_supply_at_two_percent_is_an_interruption(dut, vendor, record):
+    """The source left on but at 2 % of the rated voltage (4.6 V on 230 V) is a supply
+    interruption by the power-quality standards' own threshold (5 %), and no meter's
+    electronics run on it: a half-typed token is lost as across a power cut, the credit is
+    kept, and an outage is counted where the meter counts them."""
+    token = vendor.credit("1.0")
+    credit = dut.credit()
+    outages = dut.fact("outages") if dut.offers("outages") else None
+    dut.keys(token.digits[:10])
+    dut.sag(0.02, 3.0)
+    rest = dut.entry(token.digits[10:] + "#")
+    record_outcome(record, "second half after 3 s at 2 % of rated", rest, "FORMAT_ERROR")
+    record("credit untouched", float(dut.credit() - credit), "kWh",
+           expected=0.0, tolerance=CREDIT_EXACT, fact="credit")
+    if outages is not None:
+        record("outage counted", dut.fact("outages") - outages, nominal=1.0, fact="outages")

@@ -105,7 +105,8 @@ def test_entry_timeout_clears_the_typed_digits(dut, vendor, profile, record):
 def test_entry_lengths_at_both_ends_of_the_code_range(dut, vendor, profile, record):
     """Every length an entry can have, judged at the ends of each range: a token has 20
     digits and a short code 2 to 6 (the longest declared code is 123xxx, the alarm repeat),
-    so 1, 7 and 19 digits are format errors, and a 6-digit code is taken."""
+    so 1, 7 and 19 digits are format errors, and a 6-digit code is taken. A 5-digit code
+    that is not 456xx leaves the alarm level alone."""
     for digits in ("1", "1234567", vendor.credit("0.5").digits[:19]):
         record_outcome(record, f"{len(digits)}-digit entry",
                        dut.entry(digits + "#", code=len(digits) < 20), "FORMAT_ERROR")
@@ -121,6 +122,13 @@ def test_entry_lengths_at_both_ends_of_the_code_range(dut, vendor, profile, reco
                nominal=1, fact="display_text")
     finally:
         assert dut.code(f"123{repeat:03d}").accepted  # the declared repeat back
+    if dut.offers("alarm_level"):
+        # a 5-digit code of another shape than 456xx sets no alarm level: what the meter
+        # answers to a code it does not know is the maker's, what it changes is not
+        level = dut.fact("alarm_level")
+        dut.code("78912")
+        record("alarm level after an undeclared 5-digit code (78912)", dut.fact("alarm_level"),
+               nominal=level, fact="alarm_level")
 
 
 @pytest.mark.clause(KEYPAD + " (digits shown as typed)", DISPLAY,

@@ -111,6 +111,29 @@ def test_display_test(dut, record):
            nominal=dut.shown("888888888"), fact="display_text")
 
 
+@pytest.mark.clause(TEST_TOKEN + " test 0: all tests (every control bit set)")
+@pytest.mark.parametrize("mfr_digits", [2, 4], ids=["2-digit MfrCode", "4-digit MfrCode"])
+def test_test_all_token_runs_the_display_test(dut, with_credit, profile, record, mfr_digits):
+    """A control field of all ones (36 bits beside a 2-digit MfrCode, 28 beside a 4-digit
+    one, MfrCode 0: every maker) is test 0, all tests: the display test (every segment) is
+    among them, not only the relay test, and not the field read as another width. The
+    display is watched from ENTER to the end of the declared test time; the relay comes
+    back after it."""
+    bits = 36 if mfr_digits == 2 else 28
+    token = sts.test_token((1 << bits) - 1, mfr_digits=mfr_digits)
+    result = dut.entry(token.digits + "#", code=True)
+    record(f"test-all token ({bits}-bit control) taken", int(result.accepted), nominal=1)
+    segments = dut.shown("888888888")
+    seen = [result.display]
+    end = dut.now() + float(profile.relay.test_duration_s)
+    while segments not in seen and dut.now() < end:
+        seen.append(dut.display_now())
+    record("display test (every segment) shown during the test", int(segments in seen),
+           nominal=1, fact="display_text")
+    reclosed = dut.wait_until(dut.relay_closed, profile.relay.test_duration_s + 10, 0.5)
+    record("relay closed again after the tests", int(reclosed), nominal=1, fact="relay_closed")
+
+
 @pytest.mark.clause(TEST_TOKEN + " register display", SHORT_CODES + " 04 KRN, 75 meter number")
 def test_register_display(dut, bench_config, record):
     keys = bench_config.meter.keys

@@ -124,6 +124,16 @@ def test_instrument_that_does_not_answer_times_out():
         server.close()
 
 
+def test_reaction_time_is_never_less_than_the_meters(start_emulator):
+    """tr as the driver measures it (request written to the first character, less that
+    character's wire time): the emulated meter waits its declared 20 ms, and the host can
+    only add to that; the identification is read whole, so the next sign-on works."""
+    emu = start_emulator()
+    with OpticalPort(emu.optical) as port:
+        assert port.reaction_time() >= 0.020
+        assert port.identify().manufacturer == "EMu"
+
+
 def test_bcc_error_is_reported_with_the_bytes(start_emulator):
     emu = start_emulator("--fault", "bad-bcc")
     with OpticalPort(emu.optical) as port:

@@ -214,6 +214,23 @@ class MeterUnderTest:
         self.supply(False)
         self.wait(off_s)
         self.supply(True)
+        self._powered_up()
+
+    def sag(self, fraction: float, bench_s: float) -> None:
+        """The supply left on at `fraction` of the rated voltage for `bench_s` bench seconds,
+        then at rated voltage again; waits for the meter. Below the level where its
+        electronics stop this is an interruption, the source's output never switched."""
+        self._entry_count_at_start = None
+        self._entry_count_known = None
+        source = self.bench.instrument("source")
+        rated = self.profile.ratings.voltage_v
+        source.voltage = fraction * rated
+        self.wait(bench_s)
+        source.voltage = rated
+        self._powered_up()
+
+    def _powered_up(self) -> None:
+        """After the supply came back: the meter's start-up, and what it resets."""
         self.wait(1.0)
         if self.profile.lockout.reset_on_power_cycle:
             self.entries.refusals, self.entries.last_refusal_at = 0, None

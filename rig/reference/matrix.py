@@ -123,6 +123,10 @@ ROWS: tuple[Row, ...] = (
     Row("clear credit (all registers)", "clear_credit_all", "ACCEPT",
         {**ACCEPTED, "credit": CLEARED, "relay": OPENED, "low-credit alarm": FOLLOWS},
         (CREDITED,), CL2 + " ClearCredit"),
+    Row("clear credit of register 1 (water: no register of this meter, taken or refused; "
+        "its electricity credit kept)", "clear_credit_water", "either",
+        {"lock-out counter": FOLLOWS, "TID store": FOLLOWS}, (CREDITED,),
+        CL2 + " ClearCredit"),
     Row("clear credit of register 8, 0x8000, 0xFFFE (RANGE), class 2 subclass 11 "
         "(FUNCTION)",
         "clear_credit_range+clear_credit_top+clear_credit_below_all+class2_reserved",

@@ -460,6 +460,11 @@ class ReferenceMeter:
         if kind == "reserved" or (cls == 0 and sub not in tokens.credit_subclasses) \
                 or (kind == "phase_unbalance" and not tokens.phase_unbalance):
             reasons.add("FUNCTION_ERROR")
+        if kind == "clear_credit" and plain.fields["register"] in CLEARABLE - {0xFFFF} \
+                and plain.fields["register"] not in tokens.credit_subclasses:
+            # a register (water, gas, ...) this meter does not keep: clearing it may be taken
+            # (nothing to clear) or refused; either way no credit the meter keeps changes
+            reasons.add("FUNCTION_ERROR?")
         if kind in ("tariff_rate", "water_factor"):
             # 6.3.11/6.3.12: reserved for future definition / for water meters; the profile
             # declares neither, and no item of this model depends on them: either outcome

@@ -363,6 +363,10 @@ class Walker:
     def act_clear_credit_all(self) -> Step:
         return self.token(self.current.clear_credit(0xFFFF).digits, "clear all credit")
 
+    def act_clear_credit_water(self) -> Step:
+        return self.token(self.current.clear_credit(1).digits,
+                          "clear credit register 1 (water)")
+
     def act_clear_credit_range(self) -> Step:
         return self.token(self.current.clear_credit(8).digits, "clear credit register 8")
 
