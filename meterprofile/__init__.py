@@ -151,6 +151,7 @@ class Alarm:
 class Tamper:
     refuse_credit: Bool
     leak_threshold_a: Float
+    idle_display: Str | None = None  # shown while latched, no message up (None: undeclared)
 
 
 @dataclass(frozen=True, config=_CONFIG)
@@ -166,6 +167,9 @@ class Optical:
     baud_char: Annotated[Str, Field(pattern=r"^[0-6]$")]
     password: Str
     reaction_ms: Int
+    # the device address the meter answers in a sign-on request (/?address!): "DRN" for its
+    # meter number, else the address itself; None: not declared (addressing not tested)
+    device_address: Str | None = None
     diagnostic_registers: Annotated[tuple[Str, ...], BeforeValidator(
         lambda v: tuple(v) if isinstance(v, list) else v)] = ()
 

@@ -51,6 +51,29 @@ def test_identification(optical, dut, bench_config, profile, record):
            nominal=MeterPAN.parse(bench_config.meter.pan).drn, fact="meter_number")
 
 
+@pytest.mark.clause(f"{IEC21}.1 request message: device address",
+                    "declared: optical.device_address")
+def test_addressed_sign_on(optical, bench_config, profile, record):
+    """A sign-on request may name a device address (IEC 62056-21 6.3.1): the meter answers
+    its own, as declared, and stays silent to another device's (meters sharing one optical
+    head or bus must not answer each other's requests)."""
+    declared = profile.optical.device_address
+    if not declared:
+        pytest.skip("the profile declares no optical.device_address")
+    mine = (MeterPAN.parse(bench_config.meter.pan).drn if declared.upper() == "DRN"
+            else declared)
+    last = mine[-1]
+    other = mine[:-1] + (str((int(last) + 1) % 10) if last.isdigit() else "0")
+    wait_s = min(3 * profile.optical.reaction_ms / 1000.0 + 0.3,
+                 float(resolve_limit(REACTION_MAX, profile)) + 0.1)
+    heard = optical.probe(request(mine), wait_s=wait_s + 1.0, until=b"\r\n")
+    record(f"identification sent to a request addressed to this meter ({declared})",
+           int(heard.startswith(b"/") and heard.endswith(b"\r\n")), nominal=1)
+    heard = optical.probe(request(other), wait_s=wait_s)
+    record("bytes answered to a request addressed to another device (last character "
+           "changed)", len(heard), nominal=0)
+
+
 @pytest.mark.clause("IEC 62056-21:2002 time and date registers 0.9.1, 0.9.2")
 @pytest.mark.faults("frozen-clock")
 def test_meter_clock_runs(dut, record):
@@ -146,7 +169,7 @@ def test_noise_and_malformed_messages(optical, profile, record):
     read = command("R1", f"{declared[0] if declared else '0.9.1'}()")
     silent = (
         ("idle", b"hello\x00\x7f", "bytes that start no message"),
-        ("idle", b"/?AB#!\r\n", "a request with '#' in its address"),
+        ("idle", b"/?#!\r\n", "a request whose address is a lone '#' (the shortest bad one)"),
         ("idle", b"/?" + b"1" * 33 + b"!\r\n", "a request with a 33-character address"),
         ("idle", b"/" + b"x" * 45, "a '/' with no request end in 45 bytes"),
         ("idle", NAK, "a NAK on the idle link"),

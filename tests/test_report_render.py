@@ -255,3 +255,19 @@ def test_how_each_value_was_obtained_is_a_column_beside_it():
     assert how_obtained("shown V", {"instrument": "keysight-34461a"}) == (
         "shown V", "instrument keysight-34461a")
     assert how_obtained("x [not a source]", {}) == ("x [not a source]", "")
+
+
+def test_the_start_every_measurement_of_a_test_shares_is_printed_once():
+    """A matrix cell names its state and event in each of its lines: the report prints that
+    start once above the table, up to the last separator every name shares, and never an
+    empty name (a name equal to the start keeps it)."""
+    from rig.record.report_html import shared_prefix
+
+    cell = ["credited | clear credit | credit: kept | credit 30.0",
+            "credited | clear credit | relay: kept | relay_closed True",
+            "credited | clear credit | clear_credit outcome allowed = BENAR"]
+    assert shared_prefix(cell) == "credited | clear credit | "
+    assert shared_prefix(["a | b | x", "a | c | y"]) == "a | "
+    assert shared_prefix(["a | b | x", "a | b | "]) == "a | "
+    assert shared_prefix(["ab | x", "ac | y"]) == ""
+    assert shared_prefix(["credited | clear credit | credit: kept"]) == ""

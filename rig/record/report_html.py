@@ -150,6 +150,22 @@ def budget_rows(tests: list[Any]) -> list[tuple[Any, str, dict[str, Any], Any, s
     return out
 
 
+def shared_prefix(names: list[str], sep: str = " | ") -> str:
+    """The start ("state | event | ") every measurement name of a test shares, up to and
+    including a separator: printed once above the test's table instead of on every line
+    (a matrix cell names its state and event in each of its dozen lines)."""
+    if len(names) < 2:
+        return ""
+    first = names[0]
+    end = first.rfind(sep)
+    while end > 0:
+        head = first[:end + len(sep)]
+        if all(n.startswith(head) and len(n) > len(head) for n in names):
+            return head
+        end = first.rfind(sep, 0, end)
+    return ""
+
+
 def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
     """The report document (self-contained HTML: styles and plots inside)."""
     ctx = report.context
@@ -227,6 +243,7 @@ def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
     def declared_for(clause: str) -> list[str]:
         return [f"{k} = {v}{' ' + u if u else ''}" for k, v, u, _ in declared if k in clause]
 
+    shared = {t.test: shared_prefix([row.name for row in t.rows]) for t in tests}
     anchors = {t.test: f"t{i}" for i, t in enumerate(tests, start=1)}
     sections = {t.test: f"7.{i}" for i, t in enumerate(tests, start=1)}
     # a failed test: its failed results; else the declared results it never reached (the
@@ -242,7 +259,7 @@ def render(report: RunReport, *, issued: dt.datetime | None = None) -> str:
     signatory = ctx.get("signatory") or {}
     standards = report.standards()
     return _TEMPLATE.render(
-        anchors=anchors, sections=sections, failure_rows=failure_rows,
+        anchors=anchors, sections=sections, failure_rows=failure_rows, shared=shared,
         names={t.test: t.name for t in tests}, not_applicable=report.not_applicable(),
         item_condition=item.get("condition") or "not recorded",
         item_received=item.get("received") or "not recorded",
