@@ -165,6 +165,9 @@ def test_relay_closes_after_credit(dut, vendor, load, relay_timer, profile, reco
 def test_low_credit_alarm_level(dut, vendor, profile, record):
     set_result = dut.code("45605")
     record("set alarm level 5 kWh (45605)", int(set_result.accepted), nominal=1)
+    # the level it set, not the typed code still on the display (which holds a 5 too)
+    record("code 45605 shows the level it set", int("5" in set_result.display.replace(
+        "45605", "")), nominal=1, fact="display_text")
     shown = dut.code("79")
     record("code 79 shows the level", shown.display,
            nominal=dut.shown("5 kWh"), fact="display_text")
