@@ -84,14 +84,19 @@ def test_tid_store_depth_and_old_token(dut, vendor, profile, record):
     oldest = vendor.credit("0.1")
     record_outcome(record, "oldest token", dut.enter(oldest), "ACCEPT")
     never_used = vendor.credit("0.1")  # vended now, entered after `depth` newer ones
+    inside = vendor.credit("0.1")  # vended now, entered once the store is full
     for _ in range(depth - 1):
         assert dut.enter(vendor.credit("0.1")).accepted
     kept, added0 = credited(dut, oldest)  # the store is full, the oldest TID still in it
     record_outcome(record, f"oldest token after {depth - 1} newer ones (still stored)", kept,
                    "USED")
-    assert dut.enter(vendor.credit("0.1")).accepted
+    # a token entered out of order: its TID is above the smallest of the full store (the
+    # oldest token's), so it is taken, and it pushes the oldest out
+    record_outcome(record, "an unused token vended before the newer ones (its TID above the "
+                   "full store's smallest)", dut.enter(inside), "ACCEPT")
     replay, added = credited(dut, oldest)
-    record_outcome(record, f"oldest token after {depth} newer ones", replay, "OLD")
+    record_outcome(record, f"oldest token after {depth} newer ones (the last out of order)",
+                   replay, "OLD")
     record("display", replay.display, nominal=dut.shown("USANG"), fact="display_text")
     late, added2 = credited(dut, never_used)
     record_outcome(record, "unused token older than the whole store", late, "OLD")

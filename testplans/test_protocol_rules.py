@@ -107,9 +107,13 @@ def test_entry_lengths_at_both_ends_of_the_code_range(dut, vendor, profile, reco
     digits and a short code 2 to 6 (the longest declared code is 123xxx, the alarm repeat),
     so 1, 7 and 19 digits are format errors, and a 6-digit code is taken. A 5-digit code
     that is not 456xx leaves the alarm level alone."""
+    message = profile.display.message("FORMAT_ERROR")
     for digits in ("1", "1234567", vendor.credit("0.5").digits[:19]):
-        record_outcome(record, f"{len(digits)}-digit entry",
-                       dut.entry(digits + "#", code=len(digits) < 20), "FORMAT_ERROR")
+        result = dut.entry(digits + "#", code=len(digits) < 20)
+        record_outcome(record, f"{len(digits)}-digit entry", result, "FORMAT_ERROR")
+        if dut.offers("display_text"):  # the display shows the refusal's declared message
+            record(f"display after the {len(digits)}-digit entry", result.display,
+                   nominal=dut.shown(message), fact="display_text")
     repeat = int(profile.alarm.repeat_min)
     other = 45 if repeat != 45 else 40
     try:
