@@ -463,14 +463,19 @@ class OpticalPort:
         sender (`pause` = (k, s): s seconds between the message's first k bytes and the
         rest). `after` says where in the exchange it goes: "idle" (at 300 baud on the idle
         link), "identification" (after a sign-on, where the meter waits for an option
-        select) or "session" (in an opened programming session). With `until`, the wait
+        select), "session" (in an opened programming session) or "current" (as the link is
+        now, e.g. a session opened with `open_session` before the meter lost its supply:
+        nothing is sent first, at the rate in use). With `until`, the wait
         ends as soon as what was heard ends with it (an answer that must come: its end). The
         link then ends with a break (B0)."""
-        if after not in ("idle", "identification", "session"):
-            raise ValueError(f"probe after {after!r}: use idle, identification or session")
-        if self._in_session:
+        if after not in ("idle", "identification", "session", "current"):
+            raise ValueError(f"probe after {after!r}: use idle, identification, session or "
+                             "current")
+        if self._in_session and after != "current":
             self._break()
-        if after == "identification":
+        if after == "current":
+            pass
+        elif after == "identification":
             self._sign_on()
         elif after == "session":
             self.open_session()

@@ -74,6 +74,31 @@ def test_addressed_sign_on(optical, bench_config, profile, record):
            "changed)", len(heard), nominal=0)
 
 
+@pytest.mark.clause(f"{IEC21}.7 programming mode: a session ends with the supply")
+def test_a_session_ends_with_the_supply(optical, dut, profile, record):
+    """A programming session is volatile: while the supply is off the port answers nothing,
+    and once it is back a command of the old session gets no answer until a new sign-on
+    (the meter started afresh); a new sign-on then reads as before."""
+    declared = sorted(src.address for src in profile.register_facts().values())
+    read = command("R1", f"{declared[0] if declared else '0.9.1'}()")
+    wait_s = min(3 * profile.optical.reaction_ms / 1000.0 + 0.3,
+                 float(resolve_limit(REACTION_MAX, profile)) + 0.1)
+    optical.open_session()
+    try:
+        dut.supply(False)
+        dut.wait(2.0)
+        heard = optical.probe(read, after="current", wait_s=wait_s)
+        record("bytes answered to a register read with the supply off", len(heard), nominal=0)
+    finally:
+        dut.supply(True)
+    dut.wait(1.0)
+    heard = optical.probe(read, after="current", wait_s=wait_s)
+    record("bytes answered to a read of the session from before the supply was cut",
+           len(heard), nominal=0)
+    record("identification after a new sign-on", optical.identify().manufacturer,
+           nominal=profile.meter.optical_manufacturer_id)
+
+
 @pytest.mark.clause("IEC 62056-21:2002 time and date registers 0.9.1, 0.9.2")
 @pytest.mark.faults("frozen-clock")
 def test_meter_clock_runs(dut, record):
