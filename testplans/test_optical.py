@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from drivers.iec62056 import command, request
+from drivers.iec62056 import SOH, STX, command, option_select, request
 from meterprofile.fact_catalogue import FACTS
 from rig.record.measures import resolve_limit
 from sts.pan import MeterPAN
@@ -229,6 +229,16 @@ def test_noise_and_malformed_messages(optical, profile, record):
                           until=b"\r\n")
     record("identification sent to a request right behind one NUL, with a 0.2 s pause after "
            "its '/?'", int(heard.startswith(b"/") and heard.endswith(b"\r\n")), nominal=1)
+    # the option select and a command may pause inside too (ta): a programming mode select
+    # at 300 baud paused after its ACK 0 0 is answered with the P0 operand (SOH), a register
+    # read paused after its SOH R1 with the register (STX)
+    heard = optical.probe(option_select("0", "1"), after="identification", pause=(3, 0.2),
+                          wait_s=wait_s + 1.0)
+    record("operand sent to a programming-mode option select with a 0.2 s pause inside",
+           int(heard[:1] == bytes([SOH])), nominal=1)
+    heard = optical.probe(read, after="session", pause=(3, 0.2), wait_s=wait_s + 0.5)
+    record("register sent to a read with a 0.2 s pause inside, in a session",
+           int(heard[:1] == bytes([STX])), nominal=1)
     spoiled = read[:-1] + bytes([read[-1] ^ 0x01])
     heard = optical.probe(spoiled, after="session", wait_s=wait_s)
     record("answer to a register read with a wrong BCC, in a session (NAK)", repr(heard))
