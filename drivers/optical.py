@@ -14,6 +14,7 @@ import logging
 import os
 import termios
 import time
+from collections.abc import Callable
 from typing import Any
 
 import serial
@@ -246,6 +247,11 @@ class OpticalPort:
         return i + 2 if i >= 0 else 0
 
     @staticmethod
+    def block_ended(buf: bytes) -> bool:
+        """True once `buf` holds a whole block (STX or SOH ... ETX BCC) or a lone ACK/NAK."""
+        return OpticalPort._block(buf) > 0
+
+    @staticmethod
     def _block(buf: bytes) -> int:
         """STX ... ETX BCC, or a lone ACK/NAK."""
         if buf[:1] in (bytes([ACK]), bytes([NAK])):
@@ -264,12 +270,17 @@ class OpticalPort:
         return ident
 
     def reaction_time(self) -> float:
-        """The meter's reaction time tr to a sign-on (IEC 62056-21 6.3.14) as the host sees
-        it: from the request written out to the identification's first character ('/')
-        received, less that character's own time on the line at 300 baud. Host and adapter
-        latency only lengthen it, so it can judge tr's lower limit (no answer before
-        200 ms, or 20 ms with a lower-case third letter) without failing a compliant meter;
-        the upper limit is judged on the whole exchange (`identify`)."""
+        """The meter's reaction time tr to a sign-on (`timed_identify`)."""
+        return self.timed_identify()[1]
+
+    def timed_identify(self) -> tuple[Identification, float]:
+        """Sign on, read the identification and time the meter's reaction tr (IEC 62056-21
+        6.3.14) as the host sees it: from the request written out to the identification's
+        first character ('/') received, less that character's own time on the line at 300
+        baud. Host and adapter latency only lengthen it, so it judges tr's lower limit (no
+        answer before 200 ms, or 20 ms with a lower-case third letter) without failing a
+        compliant meter, and its upper limit (1.5 s) as closely as the host can. The meter
+        then returns to start (break)."""
         if self._in_session:
             self._break()
         self._set_baud("reaction time", 300)
@@ -295,10 +306,16 @@ class OpticalPort:
             elif now - last > self.timeout:
                 raise self._error(NoAnswerError, "reaction time",
                                   f"no identification within {self.timeout:.1f} s", heard)
-        self._read_until("reaction time", lambda buf: self._ident_line(b"/" + buf),
-                         IDENT_MAX, "CR LF")
+        rest = self._read_until("reaction time", lambda buf: self._ident_line(b"/" + buf),
+                                IDENT_MAX, "CR LF")
+        line = (b"/" + rest)[:self._ident_line(b"/" + rest)]
         self._break()
-        return now - sent - wire_time(1, 300)
+        try:
+            ident = parse_identification(line)
+        except FrameError as exc:
+            raise self._error(OpticalError, "identification", str(exc), line) from None
+        self.identification = ident
+        return ident, now - sent - wire_time(1, 300)
 
     def _sign_on(self) -> Identification:
         last: OpticalError | None = None
@@ -456,7 +473,8 @@ class OpticalPort:
         return frames[0], frames[1]
 
     def probe(self, message: bytes, *, after: str = "idle", wait_s: float = 0.5,
-              pause: tuple[int, float] | None = None, until: bytes = b"") -> bytes:
+              pause: tuple[int, float] | None = None,
+              until: bytes | Callable[[bytes], bool] = b"") -> bytes:
         """Send `message` as it is and return every byte the meter sends back within
         `wait_s`: for a plan that checks how the meter takes what no client should send
         (line noise, a malformed message, a frame with a bad BCC), or how it takes a slow
@@ -466,7 +484,8 @@ class OpticalPort:
         select), "session" (in an opened programming session) or "current" (as the link is
         now, e.g. a session opened with `open_session` before the meter lost its supply:
         nothing is sent first, at the rate in use). With `until`, the wait
-        ends as soon as what was heard ends with it (an answer that must come: its end). The
+        ends as soon as what was heard ends with it, or as soon as `until(heard)` is true (an
+        answer that must come: its end, e.g. `OpticalPort.block_ended`). The
         link then ends with a break (B0)."""
         if after not in ("idle", "identification", "session", "current"):
             raise ValueError(f"probe after {after!r}: use idle, identification, session or "
@@ -488,7 +507,8 @@ class OpticalPort:
             self._write("probe", message[split:])  # what the meter sent meanwhile is kept
         heard = b""
         end = time.monotonic() + wait_s
-        while time.monotonic() < end and not (until and heard.endswith(until)):
+        done = until if callable(until) else (lambda got: bool(until) and got.endswith(until))
+        while time.monotonic() < end and not done(heard):
             try:
                 heard += self._ser.read(max(1, self._ser.in_waiting))
             except _LINE_ERRORS as exc:
