@@ -269,10 +269,6 @@ class OpticalPort:
         self._break()
         return ident
 
-    def reaction_time(self) -> float:
-        """The meter's reaction time tr to a sign-on (`timed_identify`)."""
-        return self.timed_identify()[1]
-
     def timed_identify(self) -> tuple[Identification, float]:
         """Sign on, read the identification and time the meter's reaction tr (IEC 62056-21
         6.3.14) as the host sees it: from the request written out to the identification's
@@ -308,7 +304,8 @@ class OpticalPort:
                                   f"no identification within {self.timeout:.1f} s", heard)
         rest = self._read_until("reaction time", lambda buf: self._ident_line(b"/" + buf),
                                 IDENT_MAX, "CR LF")
-        line = (b"/" + rest)[:self._ident_line(b"/" + rest)]
+        line = b"/" + rest
+        line = line[:self._ident_line(line)]  # done() counted the '/' read before it
         self._break()
         try:
             ident = parse_identification(line)

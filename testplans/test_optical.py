@@ -15,6 +15,24 @@ IEC21 = "IEC 62056-21:2002 6.3"
 REACTION_MAX = "iec62056_21.reaction_max_s"
 
 
+def answer_wait_s(profile) -> float:
+    """How long an answer would take to start at most: three times the declared reaction
+    time and 0.3 s for the host, at most the standard's longest (1.5 s) and 0.1 s."""
+    return min(3 * profile.optical.reaction_ms / 1000.0 + 0.3,
+               float(resolve_limit(REACTION_MAX, profile)) + 0.1)
+
+
+def first_register(profile) -> str:
+    """The first register address the profile declares (0.9.1, the time, when none)."""
+    declared = sorted(src.address for src in profile.register_facts().values())
+    return declared[0] if declared else "0.9.1"
+
+
+def is_identification(heard: bytes) -> int:
+    """1 when what was heard is an identification message ('/' ... CR LF), else 0."""
+    return int(heard.startswith(b"/") and heard.endswith(b"\r\n"))
+
+
 @pytest.mark.clause(f"{IEC21}.2 identification message", "IEC 62056-21:2002 6.3.14 reaction "
                     "time tr (20 or 200 ms to 1.5 s)")
 @pytest.mark.faults("slow-reaction")
@@ -52,11 +70,10 @@ def test_addressed_sign_on(optical, bench_config, profile, record):
             else declared)
     last = mine[-1]
     other = mine[:-1] + (str((int(last) + 1) % 10) if last.isdigit() else "0")
-    wait_s = min(3 * profile.optical.reaction_ms / 1000.0 + 0.3,
-                 float(resolve_limit(REACTION_MAX, profile)) + 0.1)
+    wait_s = answer_wait_s(profile)
     heard = optical.probe(request(mine), wait_s=wait_s + 1.0, until=b"\r\n")
     record(f"identification sent to a request addressed to this meter ({declared})",
-           int(heard.startswith(b"/") and heard.endswith(b"\r\n")), nominal=1)
+           is_identification(heard), nominal=1)
     heard = optical.probe(request(other), wait_s=wait_s)
     record("bytes answered to a request addressed to another device (last character "
            "changed)", len(heard), nominal=0)
@@ -67,10 +84,9 @@ def test_a_session_ends_with_the_supply(optical, dut, profile, record):
     """A programming session is volatile: while the supply is off the port answers nothing,
     and once it is back a command of the old session gets no answer until a new sign-on
     (the meter started afresh); a new session then reads as before."""
-    declared = sorted(src.address for src in profile.register_facts().values())
-    read = command("R1", f"{declared[0] if declared else '0.9.1'}()")
-    wait_s = min(3 * profile.optical.reaction_ms / 1000.0 + 0.3,
-                 float(resolve_limit(REACTION_MAX, profile)) + 0.1)
+    address = first_register(profile)
+    read = command("R1", f"{address}()")
+    wait_s = answer_wait_s(profile)
     optical.open_session()
     try:
         dut.supply(False)
@@ -83,7 +99,6 @@ def test_a_session_ends_with_the_supply(optical, dut, profile, record):
     heard = optical.probe(read, after="current", wait_s=wait_s)
     record("bytes answered to a read of the session from before the supply was cut",
            len(heard), nominal=0)
-    address = declared[0] if declared else "0.9.1"
     record(f"register {address} read after a new sign-on", int(bool(optical.read(address).value)),
            nominal=1)
 
@@ -180,8 +195,7 @@ def test_noise_and_malformed_messages(optical, profile, record):
     pause inside the inter-character time the standard allows, is answered. A command whose
     BCC is wrong, inside a session, gets NAK (a repeat request) and nothing else. Afterwards
     the meter still identifies itself."""
-    declared = sorted(src.address for src in profile.register_facts().values())
-    read = command("R1", f"{declared[0] if declared else '0.9.1'}()")
+    read = command("R1", f"{first_register(profile)}()")
     silent = (
         ("idle", b"hello\x00\x7f", "bytes that start no message"),
         ("idle", b"/?#!\r\n", "a request whose address is a lone '#' (the shortest bad one)"),
@@ -192,10 +206,7 @@ def test_noise_and_malformed_messages(optical, profile, record):
         ("identification", b"\x06051\r\x00", "an option select with CR NUL for CR LF"),
         ("identification", read, "a register read instead of the option select"),
     )
-    # an answer would come within the meter's reaction time: three times the declared one
-    # and 0.3 s for the host, at most the standard's longest (1.5 s) and 0.1 s
-    wait_s = min(3 * profile.optical.reaction_ms / 1000.0 + 0.3,
-                 float(resolve_limit(REACTION_MAX, profile)) + 0.1)
+    wait_s = answer_wait_s(profile)
     for after, message, label in silent:
         heard = optical.probe(message, after=after, wait_s=wait_s)
         record(f"bytes answered to {label}", len(heard), nominal=0)
@@ -204,7 +215,7 @@ def test_noise_and_malformed_messages(optical, profile, record):
     for lead, label in ((b"\x00\x7fjunk", "noise"), (b"/?12", "a request cut short")):
         heard = optical.probe(lead + request(), wait_s=wait_s + 1.0, until=b"\r\n")
         record(f"identification sent to a request right behind {label}",
-               int(heard.startswith(b"/") and heard.endswith(b"\r\n")), nominal=1)
+               is_identification(heard), nominal=1)
     # IEC 62056-21 lets a sender pause up to ta = 1.5 s between two characters: a request
     # with a 1.2 s pause inside it is still a request, and so is one begun right behind
     # noise (the noise's bytes are dropped, the request's start is kept while it pauses)
@@ -212,13 +223,13 @@ def test_noise_and_malformed_messages(optical, profile, record):
     heard = optical.probe(junk + request(), wait_s=wait_s + 1.0, pause=(len(junk) + 2, 1.2),
                           until=b"\r\n")
     record("identification sent to a request behind noise, with a 1.2 s pause after its "
-           "'/?'", int(heard.startswith(b"/") and heard.endswith(b"\r\n")), nominal=1)
+           "'/?'", is_identification(heard), nominal=1)
     # a single NUL (a wake-up character a hand-held unit may send first) right before a
     # request that pauses 0.2 s after its '/?': the NUL is dropped, the request's start kept
     heard = optical.probe(b"\x00" + request(), wait_s=wait_s + 1.0, pause=(3, 0.2),
                           until=b"\r\n")
     record("identification sent to a request right behind one NUL, with a 0.2 s pause after "
-           "its '/?'", int(heard.startswith(b"/") and heard.endswith(b"\r\n")), nominal=1)
+           "its '/?'", is_identification(heard), nominal=1)
     # the option select and a command may pause inside too (ta): a programming mode select
     # at 300 baud paused after its ACK 0 0 is answered with the P0 operand (SOH), a register
     # read paused after its SOH R1 with the register (STX)

@@ -200,9 +200,14 @@ class MeterUnderTest:
 
     # --- supply ---------------------------------------------------------------------------
 
+    def _supply_moves(self) -> None:
+        """The supply is about to change: a half-typed entry does not survive it, nor, on
+        some meters, the entry count."""
+        self._entry_count_at_start = None
+        self._entry_count_known = None
+
     def supply(self, on: bool) -> None:
-        self._entry_count_at_start = None  # a half-typed entry does not survive this
-        self._entry_count_known = None  # nor, on some meters, the count
+        self._supply_moves()
         source = self.bench.instrument("source")
         if on:
             source.voltage = self.profile.ratings.voltage_v
@@ -220,8 +225,7 @@ class MeterUnderTest:
         """The supply left on at `fraction` of the rated voltage for `bench_s` bench seconds,
         then at rated voltage again; waits for the meter. Below the level where its
         electronics stop this is an interruption, the source's output never switched."""
-        self._entry_count_at_start = None
-        self._entry_count_known = None
+        self._supply_moves()
         source = self.bench.instrument("source")
         rated = self.profile.ratings.voltage_v
         source.voltage = fraction * rated
