@@ -18,6 +18,7 @@ from pathlib import Path
 import serial
 
 import sts
+from drivers.iec62056 import BAUD_MODE_C
 
 ROOT = Path(__file__).resolve().parent.parent
 EMULATED_BENCH = ROOT / "rig" / "benches" / "emulated.toml"
@@ -123,13 +124,19 @@ class ModeC:
         self.baud(300)
         self.ser.reset_input_buffer()
         self.send(b"/?" + address.encode() + b"!\r\n")
-        return self.read_until(line_end, "identification")
+        ident = self.read_until(line_end, "identification")
+        self.offered = ident[4:5].decode("ascii", "replace")
+        return ident
 
-    def option(self, mode: str, baud_char: str = "5") -> None:
-        self.send(ACK + f"0{baud_char}{mode}".encode() + b"\r\n")
-        self.baud({"5": 9600, "0": 300}.get(baud_char, 300))
+    offered = "0"  # the baud char of the last identification (mode C)
 
-    def readout_frame(self, baud_char: str = "5") -> bytes:
+    def option(self, mode: str, baud_char: str | None = None) -> None:
+        """Option select; by default at the baud rate the identification offered."""
+        char = self.offered if baud_char is None else baud_char
+        self.send(ACK + f"0{char}{mode}".encode() + b"\r\n")
+        self.baud(BAUD_MODE_C.get(char, 300))
+
+    def readout_frame(self, baud_char: str | None = None) -> bytes:
         self.sign_on()
         self.option("0", baud_char)
         return self.read_until(frame_end, "readout", timeout=self.timeout + 40)

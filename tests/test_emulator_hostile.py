@@ -19,12 +19,21 @@ from pathlib import Path
 import pytest
 import serial
 
+from drivers.iec62056 import BAUD_MODE_C
+
 ROOT = Path(__file__).resolve().parent.parent
 SOH, STX, ETX, ACK = b"\x01", b"\x02", b"\x03", b"\x06"
-IDENT = b"/EMu5STS-EMU-"
+IDENT = b"/EMu"  # the emulated meter's manufacturer id; its baud char is the profile's
 
 
 # --- minimal wire clients -------------------------------------------------------------------
+
+def switch_to_offered_baud(ser: serial.Serial, ident: bytes, mode: bytes) -> None:
+    """Option select at the baud rate the identification offers (its 5th character, mode C),
+    and the client's own port switched to it, as IEC 62056-21 mode C does."""
+    char = ident[4:5]
+    ser.write(ACK + b"0" + char + mode + b"\r\n")
+    ser.baudrate = BAUD_MODE_C[char.decode()]
 
 def read_until(ser: serial.Serial, done, seconds: float = 5.0) -> bytes:
     """Bytes until `done(buf)` holds; an AssertionError naming what came if it never does."""
@@ -143,8 +152,7 @@ def test_burst_of_sign_ons_is_answered_once(emu):
     ser.write(b"/?!\r\n" * 60)
     ident = read_until(ser, lambda b: b.endswith(b"\r\n"))
     assert ident.startswith(IDENT)
-    ser.write(ACK + b"050\r\n")
-    ser.baudrate = 9600
+    switch_to_offered_baud(ser, ident, mode=b"0")
     rest = read_until(ser, readout_frame, seconds=10)
     assert IDENT not in rest, "a stale sign-on was answered"
     assert rest.startswith(STX) and b"C.50.0(" in rest
@@ -312,9 +320,8 @@ def test_without_state_file_nothing_is_written_and_power_cycles_keep_the_credit(
         assert source.query("OUTP?") == "1"
         ser = optical(info["optical"])
         ser.write(b"/?!\r\n")
-        read_until(ser, lambda b: b.endswith(b"\r\n"))
-        ser.write(ACK + b"050\r\n")
-        ser.baudrate = 9600
+        ident = read_until(ser, lambda b: b.endswith(b"\r\n"))
+        switch_to_offered_baud(ser, ident, mode=b"0")
         frame = read_until(ser, readout_frame, seconds=10)
         assert b"C.50.0(7.500*kWh)" in frame
         assert b"C.59.0(1)" in frame  # one outage, so the credit lived through a power cycle

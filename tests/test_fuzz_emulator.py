@@ -262,8 +262,8 @@ def wires() -> Iterator[dict]:
 def test_optical_wire_answers_a_sign_on_after_random_bytes(wires, junk):
     with serial.Serial(wires["optical"], 300, timeout=0.05) as ser:
         ser.write(junk + b"/?!\r\n")
-        got = read_until(ser, lambda b: b"\r\n" in b.partition(b"/EMu5STS-EMU-")[2])
-        assert got.endswith(b"/EMu5STS-EMU-1.0.0\r\n"), got
+        got = read_until(ser, lambda b: b"\r\n" in b.partition(b"STS-EMU-")[2])
+        assert got.endswith(b"/EMu6STS-EMU-1.0.0\r\n"), got  # pln_default offers 19200
 
 
 @WIRE

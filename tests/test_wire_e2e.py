@@ -37,7 +37,7 @@ def test_optical_readout_and_programming_read(start_emulator):
     emu = start_emulator("--speed", "100")
     with OpticalPort(emu.optical) as port:
         ident = port.identify()
-        assert (ident.manufacturer, ident.baud_char, ident.fast_reaction) == ("EMu", "5", True)
+        assert (ident.manufacturer, ident.baud_char, ident.fast_reaction) == ("EMu", "6", True)
         registers = {r.obis: r for r in port.readout()}
         assert registers["C.1.0"].value == "47123456783"
         assert registers["C.1.1"].value == "600727471234567834"
@@ -254,7 +254,7 @@ def test_probe_and_a_wrong_password_on_the_wire(start_emulator):
         assert port.probe(b"hello\x00\x7f", wait_s=0.3) == b""
         assert port.probe(b"\x15", wait_s=0.3) == b""  # a NAK on the idle link
         assert port.probe(b"\x06051\r\x00", after="identification", wait_s=0.3) == b""
-        assert port.probe(b"xx/?12/?!\r\n", wait_s=1.2) == b"/EMu5STS-EMU-1.0.0\r\n"
+        assert port.probe(b"xx/?12/?!\r\n", wait_s=1.2) == b"/EMu6STS-EMU-1.0.0\r\n"
         spoiled = b"\x01R1\x020.9.1()\x03" + bytes([READ_BCC ^ 0x01])
         assert port.probe(spoiled, after="session", wait_s=0.3) == b"\x15"
         with pytest.raises(ValueError, match="probe after 'later': use idle"):
