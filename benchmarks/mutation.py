@@ -311,7 +311,9 @@ def equivalent_reason(m: Mutant, source_tree: ast.AST, profile: str = "") -> str
                 and rule.get("before", m.before) == m.before
                 and rule.get("after", m.after) == m.after
                 and ("parent" not in rule or (m.path and ast.unparse(
-                    _at(source_tree, m.path[:-1])).startswith(rule["parent"])))):
+                    _at(source_tree, m.path[:-1])).startswith(rule["parent"])))
+                and ("parent_is" not in rule or (m.path and ast.unparse(
+                    _at(source_tree, m.path[:-1])) == rule["parent_is"]))):
             return rule["reason"]
     for parent, name, node in _walk(source_tree, m.path):
         if name == "body" and isinstance(parent, (ast.If, ast.IfExp)):

@@ -62,7 +62,8 @@ def test_identification(optical, dut, bench_config, profile, record):
 def test_addressed_sign_on(optical, bench_config, profile, record):
     """A sign-on request may name a device address (IEC 62056-21 6.3.1): the meter answers
     its own, as declared, and stays silent to another device's (meters sharing one optical
-    head or bus must not answer each other's requests)."""
+    head or bus must not answer each other's requests), and to its own behind a character
+    no address may hold."""
     declared = profile.optical.device_address
     if not declared:
         pytest.skip("the profile declares no optical.device_address")
@@ -77,6 +78,11 @@ def test_addressed_sign_on(optical, bench_config, profile, record):
     heard = optical.probe(request(other), wait_s=wait_s)
     record("bytes answered to a request addressed to another device (last character "
            "changed)", len(heard), nominal=0)
+    # a TAB is outside the address characters of IEC 62056-21 (digits, letters, space):
+    # "TAB + this meter's address" is no address of this meter, however a parser trims it
+    heard = optical.probe(b"/?\t" + mine.encode("ascii") + b"!\r\n", wait_s=wait_s)
+    record("bytes answered to a request addressed to this meter behind a TAB", len(heard),
+           nominal=0)
 
 
 @pytest.mark.clause(f"{IEC21}.7 programming mode: a session ends with the supply")
@@ -189,9 +195,9 @@ NAK = b"\x15"
                     "command", "IEC 62056-21:2002 6.4 block check character (NAK on a bad BCC)")
 def test_noise_and_malformed_messages(optical, profile, record):
     """What no client should send gets no answer: bytes that start no message, requests
-    whose address breaks the grammar, a NAK or a command on the idle link, an option select
-    without its CR LF, a command where the option select belongs; a request right behind
-    noise (even a single NUL) or behind a request cut short, or with a
+    whose address breaks the grammar or that lack the "?", a NAK or a command on the idle
+    link, an option select without its CR LF, a command where the option select belongs; a
+    request right behind noise (even a single NUL) or behind a request cut short, or with a
     pause inside the inter-character time the standard allows, is answered. A command whose
     BCC is wrong, inside a session, gets NAK (a repeat request) and nothing else. Afterwards
     the meter still identifies itself."""
@@ -199,6 +205,7 @@ def test_noise_and_malformed_messages(optical, profile, record):
     silent = (
         ("idle", b"hello\x00\x7f", "bytes that start no message"),
         ("idle", b"/?#!\r\n", "a request whose address is a lone '#' (the shortest bad one)"),
+        ("idle", b"/!\r\n", "a '/' and its request end without the '?' (no request)"),
         ("idle", b"/?" + b"1" * 33 + b"!\r\n", "a request with a 33-character address"),
         ("idle", b"/" + b"x" * 45, "a '/' with no request end in 45 bytes"),
         ("idle", NAK, "a NAK on the idle link"),
@@ -231,12 +238,14 @@ def test_noise_and_malformed_messages(optical, profile, record):
     record("identification sent to a request right behind one NUL, with a 0.2 s pause after "
            "its '/?'", is_identification(heard), nominal=1)
     # the option select and a command may pause inside too (ta): a programming mode select
-    # at 300 baud paused after its ACK 0 0 is answered with the P0 operand (SOH), a register
-    # read paused after its SOH R1 with the register (STX)
-    heard = optical.probe(option_select("0", "1"), after="identification", pause=(3, 0.2),
-                          wait_s=wait_s + 1.0, until=optical.block_ended)
-    record("operand sent to a programming-mode option select with a 0.2 s pause inside",
-           int(heard[:1] == bytes([SOH])), nominal=1)
+    # at 300 baud paused after its ACK 0 0, before its CR LF or between the two, is answered
+    # with the P0 operand (SOH), a register read paused after its SOH R1 with the register
+    for at, where in ((3, "after its ACK 0 0"), (4, "before its CR LF"),
+                      (5, "between its CR and LF")):
+        heard = optical.probe(option_select("0", "1"), after="identification",
+                              pause=(at, 0.2), wait_s=wait_s + 1.0, until=optical.block_ended)
+        record(f"operand sent to a programming-mode option select with a 0.2 s pause {where}",
+               int(heard[:1] == bytes([SOH])), nominal=1)
     heard = optical.probe(read, after="session", pause=(3, 0.2), wait_s=wait_s + 0.5,
                           until=optical.block_ended)
     record("register sent to a read with a 0.2 s pause inside, in a session",

@@ -106,7 +106,8 @@ def test_entry_lengths_at_both_ends_of_the_code_range(dut, vendor, profile, reco
     """Every length an entry can have, judged at the ends of each range: a token has 20
     digits and a short code 2 to 6 (the longest declared code is 123xxx, the alarm repeat),
     so 1, 7 and 19 digits are format errors, and a 6-digit code is taken. A 5-digit code
-    that is not 456xx leaves the alarm level alone."""
+    that is not 456xx leaves the alarm level alone and shows the declared message of an
+    unsupported function."""
     message = profile.display.message("FORMAT_ERROR")
     for digits in ("1", "1234567", vendor.credit("0.5").digits[:19]):
         result = dut.entry(digits + "#", code=len(digits) < 20)
@@ -127,12 +128,16 @@ def test_entry_lengths_at_both_ends_of_the_code_range(dut, vendor, profile, reco
     finally:
         assert dut.code(f"123{repeat:03d}").accepted  # the declared repeat back
     if dut.offers("alarm_level"):
-        # a 5-digit code of another shape than 456xx sets no alarm level: what the meter
-        # answers to a code it does not know is the maker's, what it changes is not
+        # a 5-digit code of another shape than 456xx sets no alarm level
         level = dut.fact("alarm_level")
-        dut.code("78912")
+        unknown = dut.code("78912")
         record("alarm level after an undeclared 5-digit code (78912)", dut.fact("alarm_level"),
                nominal=level, fact="alarm_level")
+        if dut.offers("display_text"):  # a code the meter does not know is a function it
+            # does not offer: the declared message of FUNCTION_ERROR ("unsupported function")
+            record("display after the undeclared code 78912", unknown.display,
+                   nominal=dut.shown(profile.display.message("FUNCTION_ERROR")),
+                   fact="display_text")
 
 
 @pytest.mark.clause(KEYPAD + " (digits shown as typed)", DISPLAY,
