@@ -18,7 +18,7 @@ from pathlib import Path
 import serial
 
 import sts
-from drivers.iec62056 import BAUD_MODE_C
+from drivers.iec62056 import BAUD_MODE_C, parse_identification
 
 ROOT = Path(__file__).resolve().parent.parent
 EMULATED_BENCH = ROOT / "rig" / "benches" / "emulated.toml"
@@ -125,7 +125,7 @@ class ModeC:
         self.ser.reset_input_buffer()
         self.send(b"/?" + address.encode() + b"!\r\n")
         ident = self.read_until(line_end, "identification")
-        self.offered = ident[4:5].decode("ascii", "replace")
+        self.offered = parse_identification(ident).baud_char
         return ident
 
     offered = "0"  # the baud char of the last identification (mode C)

@@ -6,6 +6,7 @@ socket with pyvisa-py, exactly as it opens a real device."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
@@ -46,44 +47,37 @@ class _Device(ABC):
     # shared
     def read_until(self, end: bytes, timeout: float = 5.0) -> bytes:
         """Bytes up to and including `end`; AssertionError if it does not come."""
-        data = self._pending
-        deadline = time.monotonic() + timeout
-        while end not in data:
-            left = deadline - time.monotonic()
-            if left <= 0 or self.stop.is_set():
-                data += self._last_bytes()
-                assert end in data, f"no {end!r} from the driver: {data!r}"
-                break
-            data += self._recv(min(left, 0.05))
+        data = self._gather(lambda d: end in d, timeout, f"no {end!r} from the driver")
         i = data.index(end) + len(end)
         self._pending = data[i:]
         return data[:i]
 
     _pending = b""
 
-    def _last_bytes(self) -> bytes:
-        """What the driver sent before the test ended but this thread had not read yet: a
-        loaded host can wake this thread after the driver's last write (B0 at close) and
-        after the test has already set `stop`."""
-        try:
-            return self._recv(0)
-        except (OSError, AssertionError):
-            return b""
+    def _gather(self, done: Callable[[bytes], bool], timeout: float, failure: str) -> bytes:
+        """The pending bytes plus what the driver sends until `done(bytes)`; AssertionError
+        (`failure`) if the time runs out or the test ends first. What is already on the wire
+        then is still read: a loaded host can wake this thread after the driver's last write
+        (B0 at close) and after the test has already set `stop`."""
+        data = self._pending
+        deadline = time.monotonic() + timeout
+        while not done(data):
+            left = deadline - time.monotonic()
+            if left <= 0 or self.stop.is_set():
+                with contextlib.suppress(OSError, AssertionError):
+                    data += self._recv(0)
+                assert done(data), f"{failure}: {data!r}"
+                break
+            data += self._recv(min(left, 0.05))
+        return data
 
     def read_command(self) -> bytes:
         """An IEC 62056-21 command: SOH ... ETX BCC."""
         return self.read_until(ETX) + self.read_exactly(1)
 
     def read_exactly(self, n: int, timeout: float = 5.0) -> bytes:
-        deadline = time.monotonic() + timeout
-        while len(self._pending) < n:
-            left = deadline - time.monotonic()
-            if left <= 0 or self.stop.is_set():
-                self._pending += self._last_bytes()
-                assert len(self._pending) >= n, f"fewer than {n} bytes: {self._pending!r}"
-                break
-            self._pending += self._recv(min(left, 0.05))
-        data, self._pending = self._pending[:n], self._pending[n:]
+        data = self._gather(lambda d: len(d) >= n, timeout, f"fewer than {n} bytes")
+        data, self._pending = data[:n], data[n:]
         return data
 
     def write(self, data: bytes) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from drivers.iec62056 import BAUD_MODE_C
+from drivers.iec62056 import parse_identification
 
 ROOT = Path(__file__).resolve().parent.parent
 SOH, STX, ETX, ACK = b"\x01", b"\x02", b"\x03", b"\x06"
@@ -29,11 +29,11 @@ IDENT = b"/EMu"  # the emulated meter's manufacturer id; its baud char is the pr
 # --- minimal wire clients -------------------------------------------------------------------
 
 def switch_to_offered_baud(ser: serial.Serial, ident: bytes, mode: bytes) -> None:
-    """Option select at the baud rate the identification offers (its 5th character, mode C),
-    and the client's own port switched to it, as IEC 62056-21 mode C does."""
-    char = ident[4:5]
-    ser.write(ACK + b"0" + char + mode + b"\r\n")
-    ser.baudrate = BAUD_MODE_C[char.decode()]
+    """Option select at the baud rate the identification offers (mode C), and the client's
+    own port switched to it, as IEC 62056-21 mode C does."""
+    offered = parse_identification(ident)
+    ser.write(ACK + b"0" + offered.baud_char.encode() + mode + b"\r\n")
+    ser.baudrate = offered.baud
 
 def read_until(ser: serial.Serial, done, seconds: float = 5.0) -> bytes:
     """Bytes until `done(buf)` holds; an AssertionError naming what came if it never does."""
