@@ -8,7 +8,8 @@ Run by hand, not in CI (a mutant costs a whole plan run):
     nice -n 10 .venv/bin/python benchmarks/mutation.py --only MUTANT_ID [--only ...] \
         --no-coverage -- -k test_name          # one mutant against one test, quickly
     nice -n 10 .venv/bin/python benchmarks/mutation.py --rerun /tmp/mutation/X.json \
-        --no-coverage -- -k test_protocol_rules # its survivors against new tests
+        --no-coverage -- -k test_protocol_rules # its survivors (and the mutants no
+                                                # plan line reached) against new tests
     nice -n 10 .venv/bin/python benchmarks/mutation.py --resume /tmp/mutation/X.json \
         --jobs 4                                # the runs X's --stop-at left out
     nice -n 10 .venv/bin/python benchmarks/mutation.py --relabel /tmp/mutation/X.json \
@@ -313,7 +314,12 @@ def equivalent_reason(m: Mutant, source_tree: ast.AST, profile: str = "") -> str
                 and ("parent" not in rule or (m.path and ast.unparse(
                     _at(source_tree, m.path[:-1])).startswith(rule["parent"])))
                 and ("parent_is" not in rule or (m.path and ast.unparse(
-                    _at(source_tree, m.path[:-1])) == rule["parent_is"]))):
+                    _at(source_tree, m.path[:-1])) == rule["parent_is"]))
+                and ("field" not in rule or (m.path and m.path[-1][0] == rule["field"]))
+                and ("inside" not in rule or any(
+                    name == "body" and isinstance(parent, ast.If)
+                    and ast.unparse(parent.test) == rule["inside"]
+                    for parent, name, _ in _walk(source_tree, m.path)))):
             return rule["reason"]
     for parent, name, node in _walk(source_tree, m.path):
         if name == "body" and isinstance(parent, (ast.If, ast.IfExp)):
@@ -649,9 +655,9 @@ def main(argv: list[str] | None = None) -> int:
     by_id = {m.id: m for m in population}
     if args.relabel:
         return relabel(args, population, trees)
-    if args.rerun:  # its survivors
+    if args.rerun:  # its survivors, and the mutants no plan line reached
         args.only += ids_again(args.rerun, population, lambda x, profiles: any(
-            o.get("outcome") == "survived" for o in x["outcomes"].values()))
+            o.get("outcome") in ("survived", "uncovered") for o in x["outcomes"].values()))
     if args.resume:  # the same sample, the runs a --stop-at left out
         args.only += ids_again(args.resume, population, lambda x, profiles: any(
             p not in x["outcomes"] for p in profiles))
@@ -829,7 +835,8 @@ def relabel(args: argparse.Namespace, population: list[Mutant],
 
 def merge_rerun(mutants: list[Mutant], rerun: dict) -> int:
     """Survivors that a `--rerun` (the same mutant, found by content, against new plan
-    tests) killed become killed, their detail saying so; a run left unjudged (by --stop-at)
+    tests) killed become killed, their detail saying so; a mutant no line of the plan
+    reached takes the rerun's verdict (killed, or survived); a run left unjudged (by --stop-at)
     takes the outcome of a `--resume` run; nothing else changes. The number of runs turned
     or filled in."""
     kills = {_key(Mutant(**x)): x["outcomes"] for x in rerun["mutants"]}
@@ -846,6 +853,12 @@ def merge_rerun(mutants: list[Mutant], rerun: dict) -> int:
                                                                               "timeout"):
                 outcome.update(outcome=later["outcome"], rerun=True,
                                detail="on the rerun, by a new test: " + later["detail"])
+                turned += 1
+            elif outcome["outcome"] == "uncovered" and later.get("outcome") in (
+                    "killed", "timeout", "survived"):  # a new test reaches it: its verdict
+                outcome.update(outcome=later["outcome"], rerun=True,
+                               detail="not reached by the plan it was drawn against; on the "
+                               "rerun, reached by a new test: " + later.get("detail", ""))
                 turned += 1
     return turned
 

@@ -142,7 +142,8 @@ class MeterFirmware:
                 self.setup.key_register(), mfr_code=self.setup.meter_pan.mfr_code,
                 tid_store_depth=tokens.tid_store_depth, key_expiry=tokens.key_expiry,
                 supported_credit_subclasses=tokens.credit_subclasses,
-                phase_unbalance=tokens.phase_unbalance)
+                phase_unbalance=tokens.phase_unbalance,
+                wide_keys=tokens.key_change_128bit is not False)
         v.check_used = "accept-used" not in self.faults
         v.check_old = "ignore-old" not in self.faults
         v.check_key_expiry = "ignore-key-expiry" not in self.faults

@@ -105,6 +105,9 @@ class Tokens:
     phase_unbalance: Bool
     press_ms: Int
     gap_ms: Int
+    #: the meter takes a 128-bit (EA11) key change, the 4-token set (IEC 62055-41 6.3.16,
+    #: 6.3.17); false: 64-bit keys only, a 4th section is refused; unset: not declared
+    key_change_128bit: Bool | None = None
 
 
 @dataclass(frozen=True, config=_CONFIG)

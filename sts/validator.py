@@ -10,8 +10,9 @@ Rules (in this order):
 - Authentication: class 1 by CRC and manufacturer code (this meter's or 0); class 0 and 2
   by the CRC (CRC_C for currency) after decryption with the register's key (CRCError).
   Key change sections may also decrypt under `extra_kct_keys` (a fault hook).
-- Function: reserved subclasses, credit subclasses the meter does not support, and the
-  optional management tokens it does not support (FunctionError).
+- Function: reserved subclasses, credit subclasses the meter does not support, the
+  optional management tokens it does not support, and a 4th key change section on a meter
+  of 64-bit keys only (`wide_keys` False) (FunctionError).
 - Key type: any class 0/2 token under a DCTK (KT 3) on a keypad meter, a key change to a
   DITK (KT 0) when the register's KT is not 0, or to a DCTK on a keypad meter
   (KeyTypeError); a credit token under a DDTK (KT 1) (DDTKError).
@@ -139,7 +140,7 @@ class MeterValidator:
                  supported_credit_subclasses: Iterable[int] = ALL_CREDIT_SUBCLASSES,
                  phase_unbalance: bool = True, tariff_rate: bool = True,
                  water_factor: bool = True, keypad: bool = True,
-                 check_used: bool = True, check_old: bool = True,
+                 wide_keys: bool = True, check_used: bool = True, check_old: bool = True,
                  check_key_expiry: bool = True,
                  extra_kct_keys: Iterable[bytes] = ()) -> None:
         if tid_store_depth < 1:
@@ -154,6 +155,7 @@ class MeterValidator:
         self.tariff_rate = tariff_rate
         self.water_factor = water_factor
         self.keypad = keypad
+        self.wide_keys = wide_keys
         self.check_used = check_used
         self.check_old = check_old
         self.check_key_expiry = check_key_expiry
@@ -255,6 +257,9 @@ class MeterValidator:
               or (kind == "tariff_rate" and not self.tariff_rate)
               or (kind == "water_factor" and not self.water_factor)):
             raise FunctionError(f"{kind.replace('_', ' ')} tokens are not supported")
+        elif kind == "kct4" and not self.wide_keys:
+            raise FunctionError("a 4th key change section (128-bit key): this meter takes "
+                                "64-bit keys only")
 
     def _check_new_key_type(self, new_kt: int) -> None:
         if new_kt == 0 and self.register.kt != 0:
@@ -365,6 +370,7 @@ class MeterValidator:
             "tariff_rate": self.tariff_rate,
             "water_factor": self.water_factor,
             "keypad": self.keypad,
+            "wide_keys": self.wide_keys,
             "check_used": self.check_used,
             "check_old": self.check_old,
             "check_key_expiry": self.check_key_expiry,
@@ -389,6 +395,7 @@ class MeterValidator:
             tariff_rate=data.get("tariff_rate", True),
             water_factor=data.get("water_factor", True),
             keypad=data.get("keypad", True),
+            wide_keys=data.get("wide_keys", True),
             check_used=data.get("check_used", True),
             check_old=data.get("check_old", True),
             check_key_expiry=data.get("check_key_expiry", True),

@@ -134,6 +134,30 @@ def test_test_all_token_runs_the_display_test(dut, with_credit, profile, record,
     record("relay closed again after the tests", int(reclosed), nominal=1, fact="relay_closed")
 
 
+@pytest.mark.clause(TEST_TOKEN + " test 0: all tests (the load switch test among them)")
+def test_test_all_token_runs_the_relay_test(dut, with_credit, relay_timer, profile, record):
+    """Test 0 runs every test, the load switch test too: the scope sees the supply go at the
+    load after the token's ENTER. At the emulated bench's speed the relay is open for a few
+    milliseconds only, so a poll of the relay state could miss it; the scope's dropout
+    trigger does not. The meter may run its tests one after another, so the wait covers the
+    declared test time of each test before the relay's (display, then relay) and the operate
+    limit; the time itself is test 1's verdict (test_relay_test_token), not this one's."""
+    if not dut.relay_closed():
+        pytest.skip("the relay is open (no credit): a relay test needs it closed")
+    relay = profile.relay
+    press_s = profile.tokens.press_ms / 1000.0
+    relay_timer.arm_open(level=50.0, hold_s=0.05,
+                         window_s=relay_window(relay.operate_limit_s, press_s))
+    result = dut.entry(sts.test_token((1 << 36) - 1).digits + "#", code=True)
+    record("test-all token taken", int(result.accepted), nominal=1)
+    opened = dut.wait_until(relay_timer.seen,
+                            relay_timer.reach_s + 2 * relay.test_duration_s + 10, 0.05)
+    record("relay opened by the test-all token", int(opened), nominal=1,
+           source="instrument", obtained="scope CH1 dropout trigger")
+    reclosed = dut.wait_until(dut.relay_closed, 2 * relay.test_duration_s + 10, 0.5)
+    record("relay closed again after the tests", int(reclosed), nominal=1, fact="relay_closed")
+
+
 @pytest.mark.clause(TEST_TOKEN + " register display", SHORT_CODES + " 04 KRN, 75 meter number")
 def test_register_display(dut, bench_config, record):
     keys = bench_config.meter.keys

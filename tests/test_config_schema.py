@@ -157,7 +157,7 @@ CASES = [
          "unknown key 'bench.sped' (known: name, emulated, speed, faults)"),
     case("unknown-keys-key", "kt = 2", "kn = 2",
          "unknown key 'meter.keys.kn' (known: dkga, ea, sgc, ti, krn, kt, ken, base_date, "
-         "vending_key)"),
+         "vending_key, vending_key_128bit)"),
     case("unknown-keypad-key", "gap_ms = 500", "gap = 500",
          "unknown key 'keypad.gap' (known: port, kind, baud, press_ms, gap_ms, map, "
          "sync_channel)"),
@@ -282,8 +282,8 @@ def test_a_wrong_secret_is_never_shown(tmp_path, old, new):
 def test_a_literal_vending_key_error_names_its_length_only(tmp_path):
     error = refused(tmp_path, 'vending_key = "env:STS_TEST_VK"', 'vending_key = "abababab"')
     assert str(error) == ("bench.toml: meter.keys.vending_key: expected env:NAME, file:PATH or "
-                          "a literal test key of 16, 32 or 48 hex digits, got a string of 8 "
-                          "characters")
+                          "a literal test key of 16 (DKGA02) or 40 (DKGA04) hex digits, got "
+                          "a string of 8 characters")
 
 
 def test_a_bench_file_without_a_pan_loads_but_vends_nothing(tmp_path, monkeypatch):
@@ -299,8 +299,9 @@ def test_a_bench_file_without_a_pan_loads_but_vends_nothing(tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("ref", ["env:STS_TEST_VK", "file:keys/vk.hex", "abababababababab",
-                                 "ab" * 16, "AB" * 24])
+                                 "AB" * 20])
 def test_the_vending_key_references_that_load(tmp_path, ref):
+    """A DKGA02 vending key is 64 bits (16 hex digits), a DKGA04 one 160 bits (40)."""
     text = BASE.replace("env:STS_TEST_VK", ref)
     assert load_bench(write(tmp_path, text)).meter.keys.vending_key == ref
 

@@ -125,8 +125,9 @@ def test_every_equivalence_rule_still_names_a_mutant_of_the_code(mutation):
 
 
 def test_a_rerun_turns_only_its_kills(mutation):
-    """--merge: a survivor the rerun killed becomes killed, saying so; a survivor it did not
-    kill, and every other outcome, stays as it was."""
+    """--merge: a survivor the rerun killed becomes killed, saying so; a mutant the plan did
+    not reach takes the rerun's verdict, saying so; a survivor it did not kill, and every
+    other outcome, stays as it was."""
     def mutant(before, outcomes):
         return mutation.Mutant(id=f"m.py:1:constant:{before}", file="m.py", line=1,
                                operator="constant", before=before, after="0", function="f",
@@ -139,11 +140,15 @@ def test_a_rerun_turns_only_its_kills(mutation):
                              "b": {"outcome": "survived", "detail": ""}})), "path": ()},
         {**vars(mutant("2", {"a": {"outcome": "survived", "detail": ""},
                              "b": {"outcome": "killed", "detail": "test_y"}})), "path": ()}]}
-    assert mutation.merge_rerun(main, rerun) == 1
+    assert mutation.merge_rerun(main, rerun) == 2
     assert main[0].outcomes["a"] == {"outcome": "killed", "rerun": True,
                                      "detail": "on the rerun, by a new test: test_x (call)"}
     assert main[0].outcomes["b"] == {"outcome": "survived"}
-    assert main[1].outcomes == {"a": {"outcome": "survived"}, "b": {"outcome": "uncovered"}}
+    assert main[1].outcomes == {
+        "a": {"outcome": "survived"},
+        "b": {"outcome": "killed", "rerun": True,
+              "detail": "not reached by the plan it was drawn against; on the rerun, reached "
+                        "by a new test: test_y"}}
 
 
 def test_a_resumed_run_fills_in_only_what_was_left_out(mutation):

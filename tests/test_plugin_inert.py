@@ -85,3 +85,24 @@ def test_checks_nothing_measured():
 ''')
     run_plan(pytester, run_id="r", html=False).assert_outcomes(passed=1)
     assert (pytester.path / "reports" / "r" / "results.jsonl").exists()
+
+
+def test_a_test_marked_irreversible_runs_after_every_other(pytester, no_bench):
+    """A test that leaves the meter where the bench cannot bring it back (the 128-bit key
+    change) goes last, whatever its file's name; the others keep their order."""
+    pytester.makepyfile(test_a='''
+import pytest
+
+@pytest.mark.irreversible("leaves the meter on a key it cannot leave")
+def test_migrate():
+    pass
+
+def test_first():
+    pass
+''', test_b='''
+def test_second():
+    pass
+''')
+    result = run_plan(pytester, "--collect-only", "-q")
+    ids = [line for line in result.outlines if "::" in line]
+    assert ids == ["test_a.py::test_first", "test_b.py::test_second", "test_a.py::test_migrate"]

@@ -10,6 +10,7 @@ Every expected number below is worked by hand from the rule and the pln_default 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -138,6 +139,27 @@ def test_key_change_set_vector(profile):
     assert exp.facts["tariff_index"].admits("02")
     assert m.items.key.decoder_key == bytes.fromhex("060b8643c59a27f1")
     assert only(m.apply(EnterToken(CREDIT_01), 3).outcome) == "CRC_ERROR"  # old key's token
+
+
+def test_128_bit_key_change_as_declared(profile):
+    """pln_default declares tokens.key_change_128bit = true: the 4-token set (4th section
+    first) is held three times and then taken, and the key becomes the 16-byte EA11 key;
+    pln_minimal declares false: the 4th section alone is FUNCTION_ERROR; a profile that
+    does not say allows either."""
+    new = bytes(range(16))
+    tokens = [t.digits for t in vend().key_change(new, new_kt=2, new_krn=9, new_ti="01",
+                                                   new_ea="11", new_sgc="123456")]
+    m = meter(profile)
+    outcomes = [only(m.apply(EnterToken(tokens[i]), n).outcome)
+                for n, i in enumerate((3, 0, 2, 1), 1)]
+    assert outcomes == ["KCT_HELD"] * 3 + ["ACCEPT"]
+    assert (m.items.key.decoder_key, m.items.key.ea, m.items.key.krn) == (new, "11", 9)
+    minimal = meter(load_profile("pln_minimal"))
+    assert only(minimal.apply(EnterToken(tokens[3]), 1).outcome) == "FUNCTION_ERROR"
+    unsaid = dataclasses.replace(profile, tokens=dataclasses.replace(
+        profile.tokens, key_change_128bit=None))
+    allowed = meter(unsaid).apply(EnterToken(tokens[3]), 1).outcome
+    assert set(allowed.values) == {"FUNCTION_ERROR", "KCT_HELD"}
 
 
 def test_key_types(profile):

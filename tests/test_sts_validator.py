@@ -249,6 +249,21 @@ def test_ea07_meter_moves_to_a_128_bit_key():
     assert (m.register.decoder_key, m.register.ea) == (NEW_KEY11, "11")
 
 
+def test_a_meter_of_64_bit_keys_refuses_a_4th_section():
+    """wide_keys False (a profile's tokens.key_change_128bit = false): the 4th section of a
+    128-bit set is a function the meter does not support, and nothing is held; the 2-token
+    set still works; the setting survives a save and load."""
+    narrow, vendor = meter(wide_keys=False), sts.Vendor(KEY)
+    kct = vendor.key_change(NEW_KEY11, new_kt=2, new_krn=1, new_ti="01", new_sgc="123456")
+    assert rejected(narrow, kct[3].digits) == sts.Outcome.FUNCTION_ERROR
+    assert narrow.held_sections == []
+    assert meter().accept(kct[3].digits) == sts.Outcome.KCT_HELD  # the default takes it
+    two = vendor.key_change(NEW_KEY, new_kt=2, new_krn=2, new_ti="01")
+    assert [narrow.accept(t.digits) for t in two] == [sts.Outcome.KCT_HELD, sts.Outcome.ACCEPT]
+    loaded = sts.MeterValidator.from_dict(json.loads(json.dumps(narrow.to_dict())))
+    assert loaded.wide_keys is False
+
+
 def test_fault_hooks_relax_single_rules():
     vendor = sts.Vendor(KEY)
     token = vendor.credit(0, 1, at=T0)

@@ -164,3 +164,30 @@ def test_derive_rejects_unknown_settings(vendor):
     bare = BenchVendor(bytes.fromhex(DK_HEX))
     with pytest.raises(VendingKeyError, match="no vending key"):
         bare.derive(krn=2)
+
+
+# DKGA04 EA11, STS 531-1 (tests/data/sts_vectors.json, token_class0_credit, EA11): the public
+# 160-bit test vending key and the 128-bit decoder key it gives for meter 600727000000000009
+VK04_HEX = "abababababababab949494949494949401234567"
+DK11_HEX = "f94b6ed353c3bfdb113e2d3a7ea3c41d"
+
+
+def test_the_128_bit_key_comes_from_a_dkga04_vending_key(tmp_path, monkeypatch):
+    """wide_key: from [meter.keys] vending_key_128bit beside a DKGA02 bench key, from the
+    bench's own key when it is DKGA04; a DKGA02 bench without one is told what to add."""
+    monkeypatch.setenv("RIG_TEST_VK", VK_HEX)
+    text = (BENCH.format(ref="env:RIG_TEST_VK", base_date=1993)
+            .replace('sgc = "123456"', 'sgc = "123457"'))
+    narrow = tmp_path / "narrow.toml"
+    narrow.write_text(text)
+    with pytest.raises(VendingKeyError, match=r"vending_key_128bit"):
+        BenchVendor.for_bench(load_bench(narrow)).wide_key(krn=1)
+    beside = tmp_path / "beside.toml"
+    beside.write_text(text + f'vending_key_128bit = "{VK04_HEX}"\n')
+    vendor = BenchVendor.for_bench(load_bench(beside))
+    assert vendor.wide_key(krn=1).hex() == DK11_HEX
+    assert vendor.decoder_key.hex() != DK11_HEX  # the bench's own key is still the DKGA02 one
+    own = tmp_path / "own.toml"
+    own.write_text(text.replace('dkga = "02"', 'dkga = "04"')
+                   .replace("env:RIG_TEST_VK", VK04_HEX))
+    assert BenchVendor.for_bench(load_bench(own)).wide_key(krn=1).hex() == DK11_HEX

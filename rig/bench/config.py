@@ -189,10 +189,10 @@ def _vending_key_problem(ref: str) -> str | None:
     if ref.startswith("file:"):
         return None if ref[5:].strip() else "expected file:PATH with a path after file:"
     digits = "".join(ref.split())
-    if re.fullmatch(r"[0-9A-Fa-f]+", digits) and len(digits) in (16, 32, 48):
+    if re.fullmatch(r"[0-9A-Fa-f]+", digits) and len(digits) in (16, 40):
         return None
-    return (f"expected env:NAME, file:PATH or a literal test key of 16, 32 or 48 hex digits, "
-            f"got a string of {len(ref)} characters")
+    return ("expected env:NAME, file:PATH or a literal test key of 16 (DKGA02) or 40 (DKGA04) "
+            f"hex digits, got a string of {len(ref)} characters")
 
 
 Pan = Annotated[str, Strict(), _expect("18 digits in quotes"), _rule(_pan_problem)]
@@ -227,6 +227,9 @@ class MeterKeys:
     base_date: BaseDate = dataclasses.field(default_factory=lambda: base_date_in_force(
         dt.datetime.now()))
     vending_key: VendingKeyRef = dataclasses.field(default="", repr=False)
+    # a DKGA04 vending key for the 128-bit (EA11) key change plan, where the meter's own is
+    # DKGA02 (which makes 64-bit keys only); absent: that plan is skipped, naming it
+    vending_key_128bit: VendingKeyRef = dataclasses.field(default="", repr=False)
 
 
 @schema(frozen=True, config=FORBID)

@@ -339,9 +339,11 @@ def bench_data(template: Path, held: HeldPlace) -> dict[str, Any]:
     if isinstance(profile, str) and (base / profile).is_file():
         meter["profile"] = str(base / profile)  # a profile beside the template stays found
     keys = meter.get("keys", {})
-    ref = keys.get("vending_key")
-    if isinstance(ref, str) and ref.startswith("file:") and not Path(ref[5:].strip()).is_absolute():
-        keys["vending_key"] = f"file:{base / ref[5:].strip()}"
+    for name in ("vending_key", "vending_key_128bit"):
+        ref = keys.get(name)
+        if (isinstance(ref, str) and ref.startswith("file:")
+                and not Path(ref[5:].strip()).is_absolute()):
+            keys[name] = f"file:{base / ref[5:].strip()}"
     if "keypad" in data:
         data["keypad"]["port"] = serial_url(
             _resource(held, "keypad", CLASS_OF["keypad"], "the keypad injector"), held.name)

@@ -78,9 +78,9 @@ def resolve_vending_key(reference: str, *, base: Path | None = None) -> SecretKe
         key = bytes.fromhex(hex_text)
     except ValueError:
         raise VendingKeyError(f"vending key from {where} is not hexadecimal") from None
-    if len(key) not in (8, 16, 24):
+    if len(key) not in (8, 20):
         raise VendingKeyError(f"vending key from {where} has {len(key)} bytes "
-                              "(DKGA02 takes 8 or 16, DKGA04 16 or 24)")
+                              "(DKGA02 takes 8, DKGA04 20: 160 bits)")
     return secret(key)
 
 
@@ -122,6 +122,8 @@ class BenchVendor:
         self._settings = keys
         self._vending_key = vending_key
         self._rng = random.Random(secrets.randbits(64))
+        #: the folder a `file:` key reference is relative to (the bench file's)
+        self.key_base: Path | None = None
         self.keyring.add(bytes(self._key))
         sts.Vendor(self._key, ea=self.ea, base_date=self.base_date, kt=self.kt)  # checks key
 
@@ -145,9 +147,11 @@ class BenchVendor:
         vending_key = resolve_vending_key(keys.vending_key, base=Path(config.path).parent)
         keyring.add(vending_key)
         decoder_key = _derive(vending_key, keys, config.meter.pan)
-        return cls(decoder_key, ea=keys.ea, base_date=keys.base_date, kt=keys.kt, sgc=keys.sgc,
-                   pan=config.meter.pan, tids=tids, keyring=keyring, keys=keys,
-                   vending_key=vending_key)
+        vendor = cls(decoder_key, ea=keys.ea, base_date=keys.base_date, kt=keys.kt,
+                     sgc=keys.sgc, pan=config.meter.pan, tids=tids, keyring=keyring, keys=keys,
+                     vending_key=vending_key)
+        vendor.key_base = Path(config.path).parent
+        return vendor
 
     def _need_vending_key(self) -> tuple[bytes, MeterKeys]:
         if self._vending_key is None or self._settings is None:
@@ -188,6 +192,23 @@ class BenchVendor:
                               sgc=changes.get("sgc"))
         other._settings = keys
         return other
+
+    def wide_key(self, *, krn: int) -> SecretKey:
+        """This meter's 128-bit (EA11) decoder key of key revision `krn`, by DKGA04 (2018):
+        from the bench's vending key when it is DKGA04, else from [meter.keys]
+        vending_key_128bit (a DKGA02 vending key makes 64-bit keys only)."""
+        vending_key, keys = self._need_vending_key()
+        if keys.dkga != "04":
+            ref = keys.vending_key_128bit
+            if not ref:
+                raise VendingKeyError(
+                    f"the bench's vending key is DKGA{keys.dkga}, which makes 64-bit keys "
+                    "only: a 128-bit key needs a DKGA04 vending key ([meter.keys] "
+                    "vending_key_128bit)")
+            vending_key = resolve_vending_key(ref, base=self.key_base)
+        key = _derive(vending_key, replace(keys, dkga="04", ea="11", krn=krn), str(self.pan))
+        self.keyring.add(bytes(key))
+        return key
 
     @property
     def decoder_key(self) -> SecretKey:

@@ -105,6 +105,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "measures(*declared): the measurements a plan test declares "
         "(rig.record.measures.Measure)")
+    config.addinivalue_line(
+        "markers", "irreversible(why): a plan test that leaves the meter in a state the "
+        "bench cannot undo (e.g. a key it cannot change back from): run after every other")
     opt = config.option
     if opt.speed is not None and opt.speed <= 0:
         raise pytest.UsageError(f"rig: --speed must be a positive number, got {opt.speed:g}")
@@ -171,6 +174,9 @@ def rig_fixtures_of(item: pytest.Item) -> set[str]:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
+    # a test that leaves the meter where the bench cannot bring it back goes last, so no
+    # other test meets the meter in that state (a stable sort keeps the rest in order)
+    items.sort(key=lambda item: item.get_closest_marker("irreversible") is not None)
     only = config.option.rig_only_faults
     if only:
         wanted = {name.strip() for name in only.split(",") if name.strip()}

@@ -9,7 +9,8 @@ the profile's declared values as in docs/profile.md):
   and 2 by the CRC after decryption under the decoder key (CRC_ERROR);
 - function: reserved subclasses, credit subclasses not declared in tokens.credit_subclasses,
   the phase unbalance limit unless tokens.phase_unbalance, SetTariffRate ("reserved for future
-  definition", 6.3.11), SetWaterMeterFactor on an electricity meter (FUNCTION_ERROR);
+  definition", 6.3.11), SetWaterMeterFactor on an electricity meter, the 4th key change
+  section (6.3.17) unless tokens.key_change_128bit (FUNCTION_ERROR);
 - key type (6.5.2.3/6.5.2.4): credit under a DDTK (DDTK_ERROR); a key change to a DITK from
   another key type, or to a DCTK on a keypad meter (KEY_TYPE_ERROR);
 - TID (7.3.7), class 0 and 2 except key change sections: (TID >> 16) > KEN when
@@ -471,6 +472,11 @@ class ReferenceMeter:
             reasons.add("FUNCTION_ERROR?")
         if it.key.kt == 3 and self.keypad:
             reasons.add("KEY_TYPE_ERROR")
+        if cls == 2 and sub == 9 and not tokens.key_change_128bit:
+            # 6.3.17, the 4th section of a 128-bit key: refused by a meter of 64-bit keys
+            # only (declared false); either way where the profile does not say
+            reasons.add("FUNCTION_ERROR" if tokens.key_change_128bit is False
+                        else "FUNCTION_ERROR?")
         if sub in KCT_SUBCLASSES and cls == 2:
             if KCT_SUBCLASSES[sub] == "kct1":
                 new_kt = plain.fields["kt"]
