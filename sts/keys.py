@@ -20,11 +20,13 @@ from sts.ciphers import normalise_ea
 from sts.errors import KeyFormatError
 from sts.pan import MeterPAN
 
-__all__ = ["BASE_DATES", "KeyType", "check_base_date", "check_krn", "check_kt", "check_sgc",
-           "check_ti", "control_block", "derive_decoder_key", "dkga02", "dkga04",
-           "dkga04_message"]
+__all__ = ["BASE_DATES", "VENDING_KEY_BYTES", "KeyType", "check_base_date", "check_krn",
+           "check_kt", "check_sgc", "check_ti", "control_block", "derive_decoder_key", "dkga02",
+           "dkga04", "dkga04_message"]
 
 BASE_DATES = (1993, 2014, 2035)
+#: the vending key's length in bytes per decoder key generation algorithm
+VENDING_KEY_BYTES = {"02": 8, "04": 20}
 MASK64 = (1 << 64) - 1
 
 
@@ -115,7 +117,7 @@ def dkga02(vending_key: bytes, pan: str | MeterPAN, sgc: str, ti: str, krn: int,
            kt: int) -> bytes:
     """DKGA02 (6.5.3.4), single DES keyed with the 64-bit vending key:
     X = PANBlock ^ CONTROLBlock; DK = DES_VK(X) ^ X ^ VK (8 bytes, big-endian)."""
-    vk = _vending_key(vending_key, 8, "02")
+    vk = _vending_key(vending_key, VENDING_KEY_BYTES["02"], "02")
     x = _meter(pan).pan_block_for(check_kt(kt)) ^ control_block(kt, sgc, ti, krn)
     enc = int.from_bytes(_des(vk).encrypt(x.to_bytes(8, "big")), "big")
     return ((enc ^ x ^ int.from_bytes(vk, "big")) & MASK64).to_bytes(8, "big")
@@ -147,7 +149,7 @@ def dkga04(vending_key: bytes, pan: str | MeterPAN, sgc: str, ti: str, krn: int,
            base_date: int, ea: str) -> bytes:
     """DKGA04 (2018): HMAC-SHA-256 keyed with the 160-bit vending key over
     `dkga04_message`; the decoder key is the first 8 bytes (EA07/EA09) or 16 bytes (EA11)."""
-    vk = _vending_key(vending_key, 20, "04")
+    vk = _vending_key(vending_key, VENDING_KEY_BYTES["04"], "04")
     msg = dkga04_message(pan, sgc, ti, krn, kt, base_date, ea)
     mac = hmac.digest(vk, msg, hashlib.sha256)
     return mac[: 16 if normalise_ea(ea) == "11" else 8]

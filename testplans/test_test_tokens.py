@@ -42,19 +42,27 @@ SHOWN = (
 )
 
 
+def start_relay_test(dut, timer, profile, keys):
+    """Arm `timer` for the supply going at the load within a few operate limits of ENTER,
+    then type `keys` (a relay test code or token): the entry's result and the press time.
+    Skips where the relay is already open."""
+    if not dut.relay_closed():
+        pytest.skip("the relay is open (no credit): a relay test needs it closed")
+    press_s = profile.tokens.press_ms / 1000.0
+    timer.arm_open(level=50.0, hold_s=0.05,
+                   window_s=relay_window(profile.relay.operate_limit_s, press_s))
+    return dut.entry(keys, code=True), press_s
+
+
 def relay_test(dut, scope, profile, record, attach_plot, keys, title):
     """The relay test timed by the scope alone: from ENTER pressed (injector sync, CH2) to
     the supply gone at the load (CH1), less the sync pulse's measured width (the meter acts on
     ENTER's release; the host's timing of the press never enters the verdict). The window is
     a few times the limit, so a late relay is measured, and one later than the screen reaches
     is recorded as that lower bound, over the limit."""
-    if not dut.relay_closed():
-        pytest.skip("the relay is open (no credit): a relay test needs it closed")
     timer = RelayEdgeTimer(scope)  # the screen shows the ENTER press before the edge
-    press_s = profile.tokens.press_ms / 1000.0
     limit_s = profile.relay.operate_limit_s
-    timer.arm_open(level=50.0, hold_s=0.05, window_s=relay_window(limit_s, press_s))
-    result = dut.entry(keys, code=True)
+    result, press_s = start_relay_test(dut, timer, profile, keys)
     record("relay test started (answered)", int(result.accepted), nominal=1)
     dut.wait_until(timer.seen, timer.reach_s + 10.0, 0.05)  # past the screen's reach
     timing = timer.timing(press_s)
@@ -142,13 +150,9 @@ def test_test_all_token_runs_the_relay_test(dut, with_credit, relay_timer, profi
     trigger does not. The meter may run its tests one after another, so the wait covers the
     declared test time of each test before the relay's (display, then relay) and the operate
     limit; the time itself is test 1's verdict (test_relay_test_token), not this one's."""
-    if not dut.relay_closed():
-        pytest.skip("the relay is open (no credit): a relay test needs it closed")
     relay = profile.relay
-    press_s = profile.tokens.press_ms / 1000.0
-    relay_timer.arm_open(level=50.0, hold_s=0.05,
-                         window_s=relay_window(relay.operate_limit_s, press_s))
-    result = dut.entry(sts.test_token((1 << 36) - 1).digits + "#", code=True)
+    result, _ = start_relay_test(dut, relay_timer, profile,
+                                 sts.test_token((1 << 36) - 1).digits + "#")
     record("test-all token taken", int(result.accepted), nominal=1)
     opened = dut.wait_until(relay_timer.seen,
                             relay_timer.reach_s + 2 * relay.test_duration_s + 10, 0.05)

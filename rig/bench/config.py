@@ -66,6 +66,7 @@ from pydantic_core import PydanticCustomError
 
 from drivers.bounded_read import InputRefused, read_file
 from drivers.instruments.registry import roles
+from sts.keys import VENDING_KEY_BYTES
 from sts.tid import base_date_in_force
 
 ROLES = roles()  # the instrument roles, from the model registry (drivers/instruments/)
@@ -189,7 +190,8 @@ def _vending_key_problem(ref: str) -> str | None:
     if ref.startswith("file:"):
         return None if ref[5:].strip() else "expected file:PATH with a path after file:"
     digits = "".join(ref.split())
-    if re.fullmatch(r"[0-9A-Fa-f]+", digits) and len(digits) in (16, 40):
+    hex_lengths = {2 * size for size in VENDING_KEY_BYTES.values()}
+    if re.fullmatch(r"[0-9A-Fa-f]+", digits) and len(digits) in hex_lengths:
         return None
     return ("expected env:NAME, file:PATH or a literal test key of 16 (DKGA02) or 40 (DKGA04) "
             f"hex digits, got a string of {len(ref)} characters")

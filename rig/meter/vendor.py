@@ -23,6 +23,7 @@ import sts
 from drivers.bounded_read import InputRefused, read_file
 from rig.bench.config import BenchConfig, MeterKeys
 from rig.secret_key import SecretKey, secret
+from sts.keys import VENDING_KEY_BYTES
 from sts.tid import parse_base_date
 
 KEY_FILE_MAX = 4096  # bytes of a key file: a key is at most 48 hex digits, with comments
@@ -78,7 +79,7 @@ def resolve_vending_key(reference: str, *, base: Path | None = None) -> SecretKe
         key = bytes.fromhex(hex_text)
     except ValueError:
         raise VendingKeyError(f"vending key from {where} is not hexadecimal") from None
-    if len(key) not in (8, 20):
+    if len(key) not in VENDING_KEY_BYTES.values():
         raise VendingKeyError(f"vending key from {where} has {len(key)} bytes "
                               "(DKGA02 takes 8, DKGA04 20: 160 bits)")
     return secret(key)
